@@ -1,0 +1,5 @@
+import sys
+
+from fedipoly.cli import main
+
+sys.exit(main())

@@ -1,0 +1,201 @@
+"""The `fedipoly` command: run the server or workers, and operator tasks (users, invites, tokens)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TextIO
+
+from aiohttp import web
+
+from fedipoly import appkeys
+from fedipoly.app import create_app
+from fedipoly.config import Config, ConfigError, load_config
+from fedipoly.errors import FedipolyError
+from fedipoly.models import Role, utc_now
+from fedipoly.services.accounts import AccountService
+from fedipoly.store import create_store
+
+log = logging.getLogger("fedipoly")
+
+
+class CommandError(Exception):
+    """A failure to report as one line on stderr, with a non-zero exit status."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fedipoly",
+        description="Fedipoly: a federated social network about what you do.",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        default=os.environ.get("FEDIPOLY_CONFIG"),
+        help="TOML configuration file (default: $FEDIPOLY_CONFIG, else built-in defaults); "
+        "FEDIPOLY_<SECTION>_<KEY> variables override single options",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the web server (with background workers)")
+    serve.add_argument(
+        "--no-workers",
+        action="store_true",
+        help="serve HTTP only; run `fedipoly worker` processes for background work",
+    )
+    serve.set_defaults(handler=_serve)
+
+    worker = commands.add_parser("worker", help="run background workers without a web server")
+    worker.set_defaults(handler=_worker)
+
+    users = commands.add_parser("users", help="manage accounts").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    create_user = users.add_parser("create", help="create an account (bypasses invites)")
+    create_user.add_argument("name", help="username: a-z, 0-9 and _, up to 30 characters")
+    create_user.add_argument("--email", required=True, help="the account's email address")
+    create_user.add_argument(
+        "--password-stdin",
+        action="store_true",
+        required=True,
+        help="read the password from the first line of standard input",
+    )
+    create_user.add_argument(
+        "--role",
+        choices=[role.value for role in Role],
+        default=Role.MEMBER.value,
+        help="admin, moderator or member (default: member)",
+    )
+    create_user.set_defaults(handler=_create_user)
+
+    invites = commands.add_parser("invites", help="manage invite codes").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    create_invite = invites.add_parser("create", help="create an invite code and print it")
+    create_invite.add_argument("--uses", type=int, default=1, help="how many sign-ups (default 1)")
+    create_invite.add_argument(
+        "--expires-days", type=int, default=None, help="days until it expires (default: never)"
+    )
+    create_invite.set_defaults(handler=_create_invite)
+
+    tokens = commands.add_parser("tokens", help="manage API tokens").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    create_token = tokens.add_parser("create", help="create an API token for a user; printed once")
+    create_token.add_argument("name", help="the username the token acts for")
+    create_token.add_argument("--label", default="command line", help="what the token is for")
+    create_token.set_defaults(handler=_create_token)
+    return parser
+
+
+def _configure_logging(config: Config) -> None:
+    logging.basicConfig(
+        level=config.logging.level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _serve(config: Config, args: argparse.Namespace, _out: TextIO) -> None:
+    app = create_app(config, run_workers=not args.no_workers)
+    # run_app handles SIGINT and SIGTERM: it stops accepting, lets in-flight requests finish
+    # for up to shutdown_timeout, then runs cleanup (which stops the workers the same way).
+    web.run_app(
+        app,
+        host=config.server.host,
+        port=config.server.port,
+        shutdown_timeout=config.server.shutdown_timeout_seconds,
+        print=lambda message: log.info("%s", message.strip()),
+        access_log=None,
+    )
+
+
+def _worker(config: Config, _args: argparse.Namespace, _out: TextIO) -> None:
+    asyncio.run(_run_workers(config))
+
+
+async def _run_workers(config: Config) -> None:
+    """The same wiring as `serve`, without a listening socket."""
+    runner = web.AppRunner(create_app(config, run_workers=True))
+    await runner.setup()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    log.info("workers running: %s", ", ".join(runner.app[appkeys.WORKERS].job_names))
+    await stop.wait()
+    log.info("stopping workers")
+    await runner.cleanup()
+
+
+async def _with_accounts(config: Config, action: Callable[[AccountService], Awaitable[str]]) -> str:
+    store = create_store(config.storage)
+    await store.open()
+    try:
+        service = AccountService(store, config.registration, config.security, utc_now)
+        return await action(service)
+    finally:
+        await store.close()
+
+
+def _create_user(config: Config, args: argparse.Namespace, out: TextIO) -> None:
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise CommandError("no password on standard input")
+
+    async def action(accounts: AccountService) -> str:
+        account = await accounts.register(
+            username=args.name,
+            email=args.email,
+            password=password,
+            invite_code=None,
+            role=Role(args.role),
+            bypass_registration_mode=True,
+        )
+        return f"created {account.role.value} @{account.username}@{config.server.domain}"
+
+    print(asyncio.run(_with_accounts(config, action)), file=out)
+
+
+def _create_invite(config: Config, args: argparse.Namespace, out: TextIO) -> None:
+    async def action(accounts: AccountService) -> str:
+        invite = await accounts.create_operator_invite(
+            max_uses=args.uses, expires_days=args.expires_days
+        )
+        return invite.code
+
+    print(asyncio.run(_with_accounts(config, action)), file=out)
+
+
+def _create_token(config: Config, args: argparse.Namespace, out: TextIO) -> None:
+    async def action(accounts: AccountService) -> str:
+        account = await accounts.get_by_username(args.name)
+        return (await accounts.issue_token(account, args.label)).secret
+
+    print(asyncio.run(_with_accounts(config, action)), file=out)
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config = load_config(args.config)
+        _configure_logging(config)
+        args.handler(config, args, out)
+    except ConfigError as error:
+        print(f"fedipoly: configuration error: {error}", file=sys.stderr)
+        return 2
+    except (FedipolyError, CommandError) as error:
+        print(f"fedipoly: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

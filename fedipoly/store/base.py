@@ -1,0 +1,83 @@
+"""The storage port: narrow, intention-revealing operations that both adapters implement.
+
+`tests/contract/` runs one suite against every adapter; a behaviour exists only when all pass it.
+Adapters raise `fedipoly.errors.StoreUnavailable` when the database does not answer, and the
+specific domain errors (`UsernameTaken`, `InvalidInvite`, ...) where the docstrings say so.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from fedipoly.models import Account, ApiToken, Invite, NewAccount, Role, Session
+
+
+class AccountStore(Protocol):
+    async def create_account(
+        self, account: NewAccount, *, invite_code: str | None, now: datetime
+    ) -> Account:
+        """Insert the account; when `invite_code` is given, atomically consume one use of it.
+
+        Raises UsernameTaken / EmailTaken (case-insensitive) or InvalidInvite (unknown, used up
+        or expired code). On any failure nothing is written and no invite use is consumed.
+        """
+        ...
+
+    async def get_account(self, account_id: str) -> Account | None: ...
+
+    async def get_account_by_username(self, username: str) -> Account | None: ...
+
+    async def get_password_hash(self, account_id: str) -> str | None: ...
+
+    async def get_private_key(self, account_id: str) -> str | None:
+        """The actor's private key PEM; it is used for signing and never leaves the server."""
+        ...
+
+    async def set_password_hash(self, account_id: str, password_hash: str) -> None: ...
+
+    async def set_role(self, account_id: str, role: Role) -> None: ...
+
+    async def count_accounts(self) -> int: ...
+
+    async def create_invite(self, invite: Invite) -> None: ...
+
+    async def get_invite(self, code: str) -> Invite | None: ...
+
+    async def list_invites(self, created_by: str | None) -> list[Invite]:
+        """Invites made by that member (or by operators when None), newest first."""
+        ...
+
+    async def count_invites(self, created_by: str) -> int: ...
+
+    async def delete_invite(self, code: str, created_by: str | None) -> bool: ...
+
+    async def create_token(self, token: ApiToken) -> None: ...
+
+    async def get_token_by_hash(self, token_hash: str) -> ApiToken | None: ...
+
+    async def list_tokens(self, account_id: str) -> list[ApiToken]: ...
+
+    async def delete_token(self, account_id: str, token_id: str) -> bool: ...
+
+    async def create_session(self, session: Session) -> None: ...
+
+    async def get_session(self, id_hash: str) -> Session | None: ...
+
+    async def delete_session(self, id_hash: str) -> None: ...
+
+    async def delete_expired_sessions(self, now: datetime) -> int: ...
+
+
+class Store(AccountStore, Protocol):
+    async def open(self) -> None:
+        """Connect, then run pending migrations and create indexes."""
+        ...
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> None:
+        """Return when the database answers; raise StoreUnavailable otherwise."""
+        ...
+
+    async def schema_version(self) -> int: ...

@@ -1,0 +1,16 @@
+"""The MongoDB adapter (PyMongo's async API) for deployments that outgrow one machine."""
+
+from __future__ import annotations
+
+from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
+
+from fedipoly.store.guard import guard_unavailable
+from fedipoly.store.mongo.accounts import MongoAccounts
+
+
+@guard_unavailable((ConnectionFailure, ServerSelectionTimeoutError), lambda _error: True)
+class MongoStore(MongoAccounts):
+    """Composes the per-domain mixins; each mixin holds the queries of one domain."""
+
+
+__all__ = ["MongoStore"]

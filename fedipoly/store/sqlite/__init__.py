@@ -1,0 +1,22 @@
+"""The SQLite adapter (default): one file, WAL mode, created with its directory on first start."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from fedipoly.store.guard import guard_unavailable
+from fedipoly.store.sqlite.accounts import SqliteAccounts
+
+_UNAVAILABLE_MESSAGES = ("locked", "busy", "disk i/o", "unable to open", "readonly")
+
+
+def _sqlite_unavailable(error: BaseException) -> bool:
+    return any(text in str(error).lower() for text in _UNAVAILABLE_MESSAGES)
+
+
+@guard_unavailable((sqlite3.OperationalError,), _sqlite_unavailable)
+class SqliteStore(SqliteAccounts):
+    """Composes the per-domain mixins; each mixin holds the queries of one domain."""
+
+
+__all__ = ["SqliteStore"]

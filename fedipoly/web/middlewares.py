@@ -1,0 +1,155 @@
+"""Middlewares: error mapping, who is asking (session cookie or bearer token), CSRF, headers."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from fedipoly import appkeys
+from fedipoly.errors import FedipolyError, StoreUnavailable
+from fedipoly.models import Account
+
+log = logging.getLogger(__name__)
+
+SESSION_COOKIE = "fedipoly_session"
+CSRF_COOKIE = "fedipoly_csrf"
+CSRF_FIELD = "csrf_token"
+ACCOUNT_KEY = "account"
+CSRF_KEY = "csrf_token"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def is_api_request(request: web.Request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def json_error(status: int, message: str, detail: Any = None, **headers: str) -> web.Response:
+    return web.json_response(
+        {"error": message, "detail": detail}, status=status, headers=headers or None
+    )
+
+
+def _error_response(
+    request: web.Request, status: int, message: str, detail: Any, headers: dict[str, str]
+) -> web.StreamResponse:
+    if is_api_request(request) or "text/html" not in request.headers.get("Accept", ""):
+        return json_error(status, message, detail, **headers)
+    response = aiohttp_jinja2.render_template(
+        "error.html", request, {"status": status, "message": message}, status=status
+    )
+    response.headers.update(headers)
+    return response
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The one place where application errors become HTTP responses."""
+    try:
+        return await handler(request)
+    except StoreUnavailable as error:
+        log.warning("store unavailable: %s", error.message)
+        return _error_response(
+            request,
+            503,
+            "the server's database is unavailable; try again shortly",
+            None,
+            {"Retry-After": str(error.retry_after_seconds)},
+        )
+    except FedipolyError as error:
+        return _error_response(request, error.status, error.message, error.detail, {})
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        return _error_response(request, error.status, error.reason, None, {})
+
+
+@web.middleware
+async def identity_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Browsers authenticate with the session cookie, API clients with a bearer token only.
+
+    The API never accepts the cookie, so a third-party page cannot drive it with a visitor's
+    session: CSRF protection is only needed (and enforced) for the HTML forms.
+    """
+    accounts = request.app[appkeys.ACCOUNTS]
+    account: Account | None = None
+    if is_api_request(request):
+        authorization = request.headers.get("Authorization", "")
+        if authorization.startswith("Bearer "):
+            found = await accounts.account_for_token(authorization[7:].strip())
+            if found is None:
+                return json_error(401, "the bearer token is invalid or revoked")
+            account, token = found
+            request["api_token"] = token
+    else:
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if cookie:
+            account = await accounts.account_for_session(cookie)
+    request[ACCOUNT_KEY] = account
+    return await handler(request)
+
+
+def csrf_exempt(request: web.Request) -> bool:
+    """The API (bearer tokens) and ActivityPub inboxes (HTTP signatures) don't use cookies."""
+    return is_api_request(request) or request.path == "/inbox" or request.path.endswith("/inbox")
+
+
+@web.middleware
+async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Double-submit token: a random HttpOnly cookie echoed in every form as a hidden field."""
+    cookie_token = request.cookies.get(CSRF_COOKIE)
+    token = cookie_token or secrets.token_urlsafe(24)
+    request[CSRF_KEY] = token
+    if request.method in UNSAFE_METHODS and not csrf_exempt(request):
+        form = await request.post()
+        submitted = form.get(CSRF_FIELD)
+        if (
+            not cookie_token
+            or not isinstance(submitted, str)
+            or not hmac.compare_digest(submitted, cookie_token)
+        ):
+            return _error_response(
+                request,
+                403,
+                "the form expired or came from another site; reload and retry",
+                None,
+                {},
+            )
+    response = await handler(request)
+    if not cookie_token and not response.prepared:
+        config = request.app[appkeys.CONFIG]
+        response.set_cookie(
+            CSRF_COOKIE,
+            token,
+            httponly=True,
+            samesite="Lax",
+            secure=config.server.is_https,
+            path="/",
+        )
+    return response
+
+
+@web.middleware
+async def security_headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    if not response.prepared:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if response.content_type == "text/html":
+            response.headers.setdefault(
+                "Content-Security-Policy",
+                "default-src 'self'; img-src 'self' https: data:; style-src 'self'; "
+                "script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+            )
+            response.headers.setdefault("X-Frame-Options", "DENY")
+    return response
+
+
+def current_account(request: web.Request) -> Account | None:
+    account: Account | None = request.get(ACCOUNT_KEY)
+    return account
