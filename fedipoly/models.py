@@ -101,3 +101,145 @@ class Session:
     account_id: str
     created_at: datetime
     expires_at: datetime
+
+
+class FollowState(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+
+
+@dataclass(frozen=True)
+class RemoteActor:
+    """A cached copy of another server's actor document (Person, Service, Group, ...)."""
+
+    uri: str
+    actor_type: str
+    username: str
+    domain: str
+    inbox: str
+    shared_inbox: str | None
+    followers_url: str | None
+    display_name: str
+    summary_html: str
+    profile_url: str | None
+    icon_url: str | None
+    key_id: str
+    public_key_pem: str
+    manually_approves_followers: bool
+    fetched_at: datetime
+
+    @property
+    def handle(self) -> str:
+        return f"{self.username}@{self.domain}"
+
+    @property
+    def preferred_inbox(self) -> str:
+        """Fan-out goes to the shared inbox when there is one (Mastodon: preferred_inbox_url)."""
+        return self.shared_inbox or self.inbox
+
+
+@dataclass(frozen=True)
+class Follow:
+    """`follower` follows `followed`; both are actor URIs, local or remote."""
+
+    id: str
+    follower: str
+    followed: str
+    activity_id: str
+    state: FollowState
+    created_at: datetime
+
+
+class InboxState(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    """A verified incoming activity, stored before it is processed (persist, then process)."""
+
+    activity_id: str
+    actor: str
+    activity_type: str
+    raw: str
+    received_at: datetime
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class OutboundActivity:
+    """An activity we publish; deliveries point at it so 10 000 inboxes share one body."""
+
+    id: str
+    actor: str
+    signer_account_id: str | None  # None: the instance actor signs
+    activity_type: str
+    raw: str
+    created_at: datetime
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    GAVE_UP = "gave_up"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: str
+    activity_id: str
+    inbox_url: str
+    host: str
+    state: DeliveryState
+    attempts: int
+    next_attempt_at: datetime
+    first_attempt_at: datetime | None
+    last_status: int | None
+    last_error: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    """A delivery leased to one worker, with what it needs to sign and send."""
+
+    delivery: Delivery
+    activity: OutboundActivity
+    lease_token: str
+
+
+class Visibility(StrEnum):
+    PUBLIC = "public"
+    FOLLOWERS = "followers"
+    DIRECT = "direct"
+
+
+@dataclass(frozen=True)
+class Post:
+    """A note, local or remote. `uri` is its ActivityPub id."""
+
+    id: str
+    uri: str
+    author: str  # actor URI
+    local_account_id: str | None
+    content_html: str
+    source_text: str
+    visibility: Visibility
+    in_reply_to: str | None
+    published: datetime
+    updated: datetime | None
+    url: str | None
+    audience: tuple[str, ...] = ()
+    deleted_at: datetime | None = None
+
+    @property
+    def is_local(self) -> bool:
+        return self.local_account_id is not None
+
+
+@dataclass(frozen=True)
+class TimelinePage:
+    posts: list[Post]
+    next_cursor: str | None

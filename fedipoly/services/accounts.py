@@ -37,6 +37,10 @@ MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024
 MAX_LABEL_LENGTH = 100
 MAX_INVITE_DAYS = 365
+# The one-use invite `fedipoly serve` makes while the instance has no account. Only the service
+# creates invite codes (random, without this prefix), so the prefix plus `created_by is None`
+# identifies it; signing up with it while there are no accounts makes the first admin.
+BOOTSTRAP_INVITE_PREFIX = "bootstrap-"
 
 # Names that would shadow routes, well-known paths or look official to other people.
 RESERVED_USERNAMES = frozenset(
@@ -197,13 +201,26 @@ class AccountService:
         role: Role = Role.MEMBER,
         bypass_registration_mode: bool = False,
     ) -> Account:
-        """Create a member. Operators (the CLI) bypass the registration mode and invites."""
+        """Create a member. Operators (the CLI) bypass the registration mode and invites.
+
+        The bootstrap invite (see `ensure_bootstrap_invite`) is honoured in every registration
+        mode, and makes an admin while the instance has no account yet.
+        """
         username = normalise_username(username)
         validate_username(username)
         email = validate_email(email)
         validate_password(password)
         code = (invite_code or "").strip() or None
-        if not bypass_registration_mode:
+        if bypass_registration_mode:
+            code = None
+        elif await self._is_bootstrap_invite(code):
+            # Two sign-ups can't both spend the one use (the store consumes it atomically), so
+            # at most one account gets admin through one bootstrap code. The count is read
+            # before the insert: a member created meanwhile through another path does not stop
+            # the operator's own bootstrap sign-up from becoming admin, which is what they want.
+            if await self._store.count_accounts() == 0:
+                role = Role.ADMIN
+        else:
             mode = self.registration_mode
             if mode is RegistrationMode.CLOSED:
                 raise Forbidden("registration is closed on this server")
@@ -211,8 +228,6 @@ class AccountService:
                 raise InvalidInvite("an invite code is needed to sign up here", {"field": "invite"})
             if mode is RegistrationMode.OPEN:
                 code = None  # open servers don't spend invites
-        else:
-            code = None
         password_hash, keys = await asyncio.gather(
             asyncio.to_thread(self._hasher.hash, password),
             asyncio.to_thread(generate_rsa_keypair),  # RSA generation takes ~100 ms of CPU
@@ -329,8 +344,39 @@ class AccountService:
     async def create_operator_invite(self, *, max_uses: int, expires_days: int | None) -> Invite:
         return await self._create_invite(None, max_uses=max_uses, expires_days=expires_days)
 
+    async def ensure_bootstrap_invite(self) -> Invite | None:
+        """While there is no account: the usable bootstrap invite, made if there is none.
+
+        Once accounts exist it returns None and deletes bootstrap invites nobody used, so an old
+        code from a log can't be used later. Restarts reuse the same code rather than adding one.
+        """
+        operator_invites = await self._store.list_invites(None)
+        bootstrap = [i for i in operator_invites if i.code.startswith(BOOTSTRAP_INVITE_PREFIX)]
+        if await self._store.count_accounts() > 0:
+            for invite in bootstrap:
+                await self._store.delete_invite(invite.code, None)
+            return None
+        now = self._clock()
+        usable = [invite for invite in bootstrap if invite.usable_at(now)]
+        if usable:
+            return usable[0]
+        return await self._create_invite(
+            None, max_uses=1, expires_days=None, prefix=BOOTSTRAP_INVITE_PREFIX
+        )
+
+    async def _is_bootstrap_invite(self, code: str | None) -> bool:
+        if code is None or not code.startswith(BOOTSTRAP_INVITE_PREFIX):
+            return False
+        invite = await self._store.get_invite(code)
+        return invite is not None and invite.created_by is None
+
     async def _create_invite(
-        self, created_by: str | None, *, max_uses: int, expires_days: int | None
+        self,
+        created_by: str | None,
+        *,
+        max_uses: int,
+        expires_days: int | None,
+        prefix: str = "",
     ) -> Invite:
         if not 1 <= max_uses <= self._registration.invite_max_uses:
             raise ValidationFailed(
@@ -343,7 +389,7 @@ class AccountService:
             )
         now = self._clock()
         invite = Invite(
-            code=secrets.token_urlsafe(12),
+            code=prefix + secrets.token_urlsafe(12),
             created_by=created_by,
             max_uses=max_uses,
             uses_left=max_uses,

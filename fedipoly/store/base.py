@@ -10,7 +10,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from fedipoly.models import Account, ApiToken, Invite, NewAccount, Role, Session
+from fedipoly.models import (
+    Account,
+    ApiToken,
+    ClaimedDelivery,
+    Delivery,
+    DeliveryState,
+    Follow,
+    FollowState,
+    InboxItem,
+    InboxState,
+    Invite,
+    NewAccount,
+    OutboundActivity,
+    Post,
+    RemoteActor,
+    Role,
+    Session,
+)
+
+Cursor = tuple[datetime, str]
 
 
 class AccountStore(Protocol):
@@ -69,7 +88,156 @@ class AccountStore(Protocol):
     async def delete_expired_sessions(self, now: datetime) -> int: ...
 
 
-class Store(AccountStore, Protocol):
+class ActorStore(Protocol):
+    async def upsert_remote_actor(self, actor: RemoteActor) -> None: ...
+
+    async def get_remote_actor(self, uri: str) -> RemoteActor | None: ...
+
+    async def get_remote_actor_by_key(self, key_id: str) -> RemoteActor | None: ...
+
+    async def get_remote_actor_by_handle(self, username: str, domain: str) -> RemoteActor | None:
+        """Case-insensitive on both parts."""
+        ...
+
+    async def delete_remote_actor(self, uri: str) -> None:
+        """Forget the actor, its follows in both directions and its posts."""
+        ...
+
+
+class FollowStore(Protocol):
+    async def upsert_follow(self, follow: Follow, follower_account_id: str | None) -> Follow:
+        """Insert, or on an existing (follower, followed) pair replace activity id and state.
+
+        `follower_account_id` is the local account behind `follower`, or None when remote.
+        """
+        ...
+
+    async def get_follow(self, follower: str, followed: str) -> Follow | None: ...
+
+    async def get_follow_by_activity(self, activity_id: str) -> Follow | None: ...
+
+    async def set_follow_state(self, follower: str, followed: str, state: FollowState) -> bool: ...
+
+    async def delete_follow(self, follower: str, followed: str) -> bool: ...
+
+    async def list_followers(
+        self, followed: str, state: FollowState, *, before: Cursor | None, limit: int
+    ) -> list[Follow]:
+        """Newest first, by (created_at, id) strictly before the cursor."""
+        ...
+
+    async def list_following(
+        self, follower: str, state: FollowState, *, before: Cursor | None, limit: int
+    ) -> list[Follow]: ...
+
+    async def count_followers(self, followed: str) -> int:
+        """Accepted followers only."""
+        ...
+
+    async def count_following(self, follower: str) -> int: ...
+
+    async def follower_inboxes(self, followed: str) -> list[str]:
+        """Distinct preferred inboxes (shared first) of accepted remote followers."""
+        ...
+
+    async def local_follower_ids(self, followed: str) -> list[str]:
+        """Account ids of accepted local followers."""
+        ...
+
+
+class InboxStore(Protocol):
+    async def enqueue_inbox(self, item: InboxItem) -> bool:
+        """Store a verified activity for processing; False when its id was seen before."""
+        ...
+
+    async def claim_inbox(self, *, now: datetime, lease_seconds: float, limit: int
+                          ) -> list[InboxItem]:
+        """Lease up to `limit` pending items (oldest first) that nobody holds."""
+        ...
+
+    async def finish_inbox(self, activity_id: str, state: InboxState, error: str | None) -> None:
+        ...
+
+    async def count_inbox(self, state: InboxState) -> int: ...
+
+
+class DeliveryStore(Protocol):
+    async def create_outbound(
+        self, activity: OutboundActivity, inboxes: list[str], *, now: datetime
+    ) -> int:
+        """Store the activity and one pending delivery per distinct inbox; returns that count."""
+        ...
+
+    async def get_outbound(self, activity_id: str) -> OutboundActivity | None: ...
+
+    async def claim_deliveries(
+        self, *, now: datetime, lease_seconds: float, limit: int
+    ) -> list[ClaimedDelivery]:
+        """Lease due deliveries nobody holds; a crashed worker's lease simply expires."""
+        ...
+
+    async def finish_delivery(
+        self,
+        claimed: ClaimedDelivery,
+        *,
+        state: DeliveryState,
+        next_attempt_at: datetime,
+        last_status: int | None,
+        last_error: str | None,
+        now: datetime,
+    ) -> None:
+        """Record one attempt and release the lease (only if this worker still holds it)."""
+        ...
+
+    async def postpone_delivery(self, claimed: ClaimedDelivery, until: datetime) -> None:
+        """Release without counting an attempt (e.g. the host's circuit breaker is open)."""
+        ...
+
+    async def list_deliveries(self, activity_id: str) -> list[Delivery]: ...
+
+    async def count_deliveries(self, state: DeliveryState) -> int: ...
+
+    async def host_failures(self, host: str) -> tuple[int, datetime | None]:
+        """Consecutive failures and the time of the last one, for the circuit breaker."""
+        ...
+
+    async def record_host_result(self, host: str, *, ok: bool, now: datetime) -> None: ...
+
+
+class PostStore(Protocol):
+    async def insert_post(self, post: Post) -> bool:
+        """False when a post with that URI exists already (idempotent ingestion)."""
+        ...
+
+    async def get_post(self, post_id: str) -> Post | None: ...
+
+    async def get_post_by_uri(self, uri: str) -> Post | None: ...
+
+    async def update_post(self, post: Post) -> None: ...
+
+    async def mark_post_deleted(self, uri: str, now: datetime) -> Post | None:
+        """Tombstone the post (its URI then answers 410) and take it out of every timeline."""
+        ...
+
+    async def author_posts(
+        self, author: str, visibilities: tuple[str, ...], *, before: Cursor | None, limit: int
+    ) -> list[Post]:
+        """Not deleted, newest first by (published, id)."""
+        ...
+
+    async def count_author_posts(self, author: str, visibilities: tuple[str, ...]) -> int: ...
+
+    async def add_to_timelines(self, post: Post, owner_ids: list[str]) -> None:
+        """Fan-out on write: one home-timeline row per reader (idempotent)."""
+        ...
+
+    async def home_timeline(self, owner_id: str, *, before: Cursor | None, limit: int
+                            ) -> list[Post]:
+        """One index range scan: newest first by (published, id), deleted posts left out."""
+        ...
+
+
+class Store(AccountStore, ActorStore, FollowStore, InboxStore, DeliveryStore, PostStore, Protocol):
     async def open(self) -> None:
         """Connect, then run pending migrations and create indexes."""
         ...

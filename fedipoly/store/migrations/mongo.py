@@ -22,4 +22,26 @@ MIGRATIONS: list[tuple[int, list[IndexSpec]]] = [
             ("sessions", [("expires_at", 1)], {}),
         ],
     ),
+    (
+        2,
+        [
+            ("remote_actors", [("key_id", 1)], {}),
+            ("remote_actors", [("handle_lower", 1)], {}),
+            ("follows", [("follower", 1), ("followed", 1)], {"unique": True}),
+            ("follows", [("followed", 1), ("state", 1), ("created_at", -1), ("_id", -1)], {}),
+            ("follows", [("follower", 1), ("state", 1), ("created_at", -1), ("_id", -1)], {}),
+            ("follows", [("activity_id", 1)], {}),
+            ("inbox_items", [("state", 1), ("received_at", 1)], {}),
+            ("deliveries", [("activity_id", 1), ("inbox_url", 1)], {"unique": True}),
+            ("deliveries", [("state", 1), ("next_attempt_at", 1)], {}),
+            ("posts", [("uri", 1)], {"unique": True}),
+            ("posts", [("author", 1), ("published", -1), ("_id", -1)], {}),
+            (
+                "timeline_entries",
+                [("owner_id", 1), ("published", -1), ("post_id", -1)],
+                {"unique": True},
+            ),
+            ("timeline_entries", [("post_id", 1)], {}),
+        ],
+    ),
 ]

@@ -47,4 +47,107 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX sessions_by_expiry ON sessions (expires_at);
         """,
     ),
+    (
+        2,
+        """
+        CREATE TABLE remote_actors (
+            uri TEXT PRIMARY KEY,
+            actor_type TEXT NOT NULL,
+            username TEXT NOT NULL,
+            domain TEXT NOT NULL,
+            handle_lower TEXT NOT NULL,
+            inbox TEXT NOT NULL,
+            shared_inbox TEXT,
+            followers_url TEXT,
+            display_name TEXT NOT NULL,
+            summary_html TEXT NOT NULL,
+            profile_url TEXT,
+            icon_url TEXT,
+            key_id TEXT NOT NULL,
+            public_key_pem TEXT NOT NULL,
+            manually_approves_followers INTEGER NOT NULL,
+            fetched_at TEXT NOT NULL
+        );
+        CREATE INDEX remote_actors_by_key ON remote_actors (key_id);
+        CREATE INDEX remote_actors_by_handle ON remote_actors (handle_lower);
+        CREATE TABLE follows (
+            id TEXT PRIMARY KEY,
+            follower TEXT NOT NULL,
+            followed TEXT NOT NULL,
+            follower_account_id TEXT,
+            activity_id TEXT NOT NULL,
+            state TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (follower, followed)
+        );
+        CREATE INDEX follows_by_followed ON follows (followed, state, created_at, id);
+        CREATE INDEX follows_by_follower ON follows (follower, state, created_at, id);
+        CREATE INDEX follows_by_activity ON follows (activity_id);
+        CREATE TABLE inbox_items (
+            activity_id TEXT PRIMARY KEY,
+            actor TEXT NOT NULL,
+            activity_type TEXT NOT NULL,
+            raw TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            state TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            lease_until TEXT,
+            error TEXT
+        );
+        CREATE INDEX inbox_items_pending ON inbox_items (state, received_at);
+        CREATE TABLE outbound_activities (
+            id TEXT PRIMARY KEY,
+            actor TEXT NOT NULL,
+            signer_account_id TEXT,
+            activity_type TEXT NOT NULL,
+            raw TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE deliveries (
+            id TEXT PRIMARY KEY,
+            activity_id TEXT NOT NULL REFERENCES outbound_activities(id),
+            inbox_url TEXT NOT NULL,
+            host TEXT NOT NULL,
+            state TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            first_attempt_at TEXT,
+            last_status INTEGER,
+            last_error TEXT,
+            lease_token TEXT,
+            lease_until TEXT,
+            created_at TEXT NOT NULL,
+            UNIQUE (activity_id, inbox_url)
+        );
+        CREATE INDEX deliveries_due ON deliveries (state, next_attempt_at);
+        CREATE TABLE host_health (
+            host TEXT PRIMARY KEY,
+            consecutive_failures INTEGER NOT NULL,
+            last_failure_at TEXT
+        );
+        CREATE TABLE posts (
+            id TEXT PRIMARY KEY,
+            uri TEXT NOT NULL UNIQUE,
+            author TEXT NOT NULL,
+            local_account_id TEXT,
+            content_html TEXT NOT NULL,
+            source_text TEXT NOT NULL,
+            visibility TEXT NOT NULL,
+            in_reply_to TEXT,
+            published TEXT NOT NULL,
+            updated TEXT,
+            url TEXT,
+            audience TEXT NOT NULL,
+            deleted_at TEXT
+        );
+        CREATE INDEX posts_by_author ON posts (author, published, id);
+        CREATE TABLE timeline_entries (
+            owner_id TEXT NOT NULL,
+            published TEXT NOT NULL,
+            post_id TEXT NOT NULL,
+            PRIMARY KEY (owner_id, published, post_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX timeline_entries_by_post ON timeline_entries (post_id);
+        """,
+    ),
 ]

@@ -6,10 +6,11 @@ from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
 
 from fedipoly.store.guard import guard_unavailable
 from fedipoly.store.mongo.accounts import MongoAccounts
+from fedipoly.store.mongo.federation import MongoFederation
 
 
 @guard_unavailable((ConnectionFailure, ServerSelectionTimeoutError), lambda _error: True)
-class MongoStore(MongoAccounts):
+class MongoStore(MongoAccounts, MongoFederation):
     """Composes the per-domain mixins; each mixin holds the queries of one domain."""
 
 

@@ -1,0 +1,568 @@
+"""Remote actors, follows, the inbox queue, outbound deliveries, posts and timelines on MongoDB."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from pymongo import ReturnDocument, UpdateOne
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from fedipoly.models import (
+    ClaimedDelivery,
+    Delivery,
+    DeliveryState,
+    Follow,
+    FollowState,
+    InboxItem,
+    InboxState,
+    OutboundActivity,
+    Post,
+    RemoteActor,
+    Visibility,
+    new_id,
+)
+from fedipoly.store.base import Cursor
+from fedipoly.store.mongo.core import Document, MongoCore, as_utc
+
+
+def _time(value: Any) -> datetime:
+    moment = as_utc(value)
+    assert moment is not None
+    return moment
+
+
+def _remote_actor(doc: Document) -> RemoteActor:
+    return RemoteActor(
+        uri=doc["_id"],
+        actor_type=doc["actor_type"],
+        username=doc["username"],
+        domain=doc["domain"],
+        inbox=doc["inbox"],
+        shared_inbox=doc.get("shared_inbox"),
+        followers_url=doc.get("followers_url"),
+        display_name=doc["display_name"],
+        summary_html=doc["summary_html"],
+        profile_url=doc.get("profile_url"),
+        icon_url=doc.get("icon_url"),
+        key_id=doc["key_id"],
+        public_key_pem=doc["public_key_pem"],
+        manually_approves_followers=bool(doc["manually_approves_followers"]),
+        fetched_at=_time(doc["fetched_at"]),
+    )
+
+
+def _follow(doc: Document) -> Follow:
+    return Follow(
+        id=doc["_id"],
+        follower=doc["follower"],
+        followed=doc["followed"],
+        activity_id=doc["activity_id"],
+        state=FollowState(doc["state"]),
+        created_at=_time(doc["created_at"]),
+    )
+
+
+def _inbox_item(doc: Document) -> InboxItem:
+    return InboxItem(
+        activity_id=doc["_id"],
+        actor=doc["actor"],
+        activity_type=doc["activity_type"],
+        raw=doc["raw"],
+        received_at=_time(doc["received_at"]),
+        attempts=doc.get("attempts", 0),
+    )
+
+
+def _outbound(doc: Document) -> OutboundActivity:
+    return OutboundActivity(
+        id=doc["_id"],
+        actor=doc["actor"],
+        signer_account_id=doc.get("signer_account_id"),
+        activity_type=doc["activity_type"],
+        raw=doc["raw"],
+        created_at=_time(doc["created_at"]),
+    )
+
+
+def _delivery(doc: Document) -> Delivery:
+    return Delivery(
+        id=doc["_id"],
+        activity_id=doc["activity_id"],
+        inbox_url=doc["inbox_url"],
+        host=doc["host"],
+        state=DeliveryState(doc["state"]),
+        attempts=doc.get("attempts", 0),
+        next_attempt_at=_time(doc["next_attempt_at"]),
+        first_attempt_at=as_utc(doc.get("first_attempt_at")),
+        last_status=doc.get("last_status"),
+        last_error=doc.get("last_error"),
+        created_at=_time(doc["created_at"]),
+    )
+
+
+def _post(doc: Document) -> Post:
+    return Post(
+        id=doc["_id"],
+        uri=doc["uri"],
+        author=doc["author"],
+        local_account_id=doc.get("local_account_id"),
+        content_html=doc["content_html"],
+        source_text=doc["source_text"],
+        visibility=Visibility(doc["visibility"]),
+        in_reply_to=doc.get("in_reply_to"),
+        published=_time(doc["published"]),
+        updated=as_utc(doc.get("updated")),
+        url=doc.get("url"),
+        audience=tuple(doc.get("audience", [])),
+        deleted_at=as_utc(doc.get("deleted_at")),
+    )
+
+
+def _post_document(post: Post) -> Document:
+    return {
+        "_id": post.id,
+        "uri": post.uri,
+        "author": post.author,
+        "local_account_id": post.local_account_id,
+        "content_html": post.content_html,
+        "source_text": post.source_text,
+        "visibility": post.visibility.value,
+        "in_reply_to": post.in_reply_to,
+        "published": post.published,
+        "updated": post.updated,
+        "url": post.url,
+        "audience": list(post.audience),
+        "deleted_at": post.deleted_at,
+    }
+
+
+def _before_filter(time_field: str, id_field: str, before: Cursor | None) -> Document:
+    """Keyset pagination on (time, id), newest first."""
+    if before is None:
+        return {}
+    moment, last_id = before
+    return {
+        "$or": [
+            {time_field: {"$lt": moment}},
+            {time_field: moment, id_field: {"$lt": last_id}},
+        ]
+    }
+
+
+class MongoFederation(MongoCore):
+    # --- remote actors -------------------------------------------------------------------
+
+    async def upsert_remote_actor(self, actor: RemoteActor) -> None:
+        document = {
+            "actor_type": actor.actor_type,
+            "username": actor.username,
+            "domain": actor.domain,
+            "handle_lower": actor.handle.lower(),
+            "inbox": actor.inbox,
+            "shared_inbox": actor.shared_inbox,
+            "followers_url": actor.followers_url,
+            "display_name": actor.display_name,
+            "summary_html": actor.summary_html,
+            "profile_url": actor.profile_url,
+            "icon_url": actor.icon_url,
+            "key_id": actor.key_id,
+            "public_key_pem": actor.public_key_pem,
+            "manually_approves_followers": actor.manually_approves_followers,
+            "fetched_at": actor.fetched_at,
+        }
+        await self.mdb.remote_actors.update_one(
+            {"_id": actor.uri}, {"$set": document}, upsert=True
+        )
+
+    async def get_remote_actor(self, uri: str) -> RemoteActor | None:
+        doc = await self.mdb.remote_actors.find_one({"_id": uri})
+        return _remote_actor(doc) if doc else None
+
+    async def get_remote_actor_by_key(self, key_id: str) -> RemoteActor | None:
+        doc = await self.mdb.remote_actors.find_one({"key_id": key_id})
+        return _remote_actor(doc) if doc else None
+
+    async def get_remote_actor_by_handle(self, username: str, domain: str) -> RemoteActor | None:
+        doc = await self.mdb.remote_actors.find_one(
+            {"handle_lower": f"{username}@{domain}".lower()}, sort=[("fetched_at", -1)]
+        )
+        return _remote_actor(doc) if doc else None
+
+    async def delete_remote_actor(self, uri: str) -> None:
+        post_ids = [doc["_id"] async for doc in self.mdb.posts.find({"author": uri}, {"_id": 1})]
+        if post_ids:
+            await self.mdb.timeline_entries.delete_many({"post_id": {"$in": post_ids}})
+        await self.mdb.posts.delete_many({"author": uri})
+        await self.mdb.follows.delete_many({"$or": [{"follower": uri}, {"followed": uri}]})
+        await self.mdb.remote_actors.delete_one({"_id": uri})
+
+    # --- follows -------------------------------------------------------------------------
+
+    async def upsert_follow(self, follow: Follow, follower_account_id: str | None) -> Follow:
+        try:
+            doc = await self.mdb.follows.find_one_and_update(
+                {"follower": follow.follower, "followed": follow.followed},
+                {
+                    "$set": {"activity_id": follow.activity_id, "state": follow.state.value},
+                    "$setOnInsert": {
+                        "_id": follow.id,
+                        "follower_account_id": follower_account_id,
+                        "created_at": follow.created_at,
+                    },
+                },
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+        except DuplicateKeyError:
+            # Two upserts raced on the unique pair; the second one now finds the row.
+            return await self.upsert_follow(follow, follower_account_id)
+        assert doc is not None  # an upsert with ReturnDocument.AFTER always returns the row
+        return _follow(doc)
+
+    async def get_follow(self, follower: str, followed: str) -> Follow | None:
+        doc = await self.mdb.follows.find_one({"follower": follower, "followed": followed})
+        return _follow(doc) if doc else None
+
+    async def get_follow_by_activity(self, activity_id: str) -> Follow | None:
+        doc = await self.mdb.follows.find_one({"activity_id": activity_id})
+        return _follow(doc) if doc else None
+
+    async def set_follow_state(self, follower: str, followed: str, state: FollowState) -> bool:
+        result = await self.mdb.follows.update_one(
+            {"follower": follower, "followed": followed}, {"$set": {"state": state.value}}
+        )
+        return result.matched_count == 1
+
+    async def delete_follow(self, follower: str, followed: str) -> bool:
+        result = await self.mdb.follows.delete_one({"follower": follower, "followed": followed})
+        return result.deleted_count == 1
+
+    async def _list_follows(
+        self, field: str, value: str, state: FollowState, before: Cursor | None, limit: int
+    ) -> list[Follow]:
+        query = {field: value, "state": state.value} | _before_filter("created_at", "_id", before)
+        cursor = (
+            self.mdb.follows.find(query).sort([("created_at", -1), ("_id", -1)]).limit(limit)
+        )
+        return [_follow(doc) async for doc in cursor]
+
+    async def list_followers(
+        self, followed: str, state: FollowState, *, before: Cursor | None, limit: int
+    ) -> list[Follow]:
+        return await self._list_follows("followed", followed, state, before, limit)
+
+    async def list_following(
+        self, follower: str, state: FollowState, *, before: Cursor | None, limit: int
+    ) -> list[Follow]:
+        return await self._list_follows("follower", follower, state, before, limit)
+
+    async def count_followers(self, followed: str) -> int:
+        return await self.mdb.follows.count_documents({"followed": followed, "state": "accepted"})
+
+    async def count_following(self, follower: str) -> int:
+        return await self.mdb.follows.count_documents({"follower": follower, "state": "accepted"})
+
+    async def follower_inboxes(self, followed: str) -> list[str]:
+        followers = [
+            doc["follower"]
+            async for doc in self.mdb.follows.find(
+                {"followed": followed, "state": "accepted", "follower_account_id": None},
+                {"follower": 1},
+            )
+        ]
+        inboxes: set[str] = set()
+        for start in range(0, len(followers), 1000):
+            chunk = followers[start : start + 1000]
+            async for actor in self.mdb.remote_actors.find(
+                {"_id": {"$in": chunk}}, {"inbox": 1, "shared_inbox": 1}
+            ):
+                inboxes.add(actor.get("shared_inbox") or actor["inbox"])
+        return sorted(inboxes)
+
+    async def local_follower_ids(self, followed: str) -> list[str]:
+        cursor = self.mdb.follows.find(
+            {"followed": followed, "state": "accepted", "follower_account_id": {"$ne": None}},
+            {"follower_account_id": 1},
+        )
+        return [doc["follower_account_id"] async for doc in cursor]
+
+    # --- inbox queue ---------------------------------------------------------------------
+
+    async def enqueue_inbox(self, item: InboxItem) -> bool:
+        try:
+            await self.mdb.inbox_items.insert_one(
+                {
+                    "_id": item.activity_id,
+                    "actor": item.actor,
+                    "activity_type": item.activity_type,
+                    "raw": item.raw,
+                    "received_at": item.received_at,
+                    "state": InboxState.PENDING.value,
+                    "attempts": 0,
+                    "lease_until": None,
+                }
+            )
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def claim_inbox(
+        self, *, now: datetime, lease_seconds: float, limit: int
+    ) -> list[InboxItem]:
+        claimed: list[InboxItem] = []
+        lease_until = now + timedelta(seconds=lease_seconds)
+        for _ in range(limit):
+            # One atomic find-and-modify per item, so concurrent workers never share one.
+            doc = await self.mdb.inbox_items.find_one_and_update(
+                {
+                    "state": InboxState.PENDING.value,
+                    "$or": [{"lease_until": None}, {"lease_until": {"$lt": now}}],
+                },
+                {"$set": {"lease_until": lease_until}, "$inc": {"attempts": 1}},
+                sort=[("received_at", 1)],
+                return_document=ReturnDocument.AFTER,
+            )
+            if doc is None:
+                break
+            claimed.append(_inbox_item(doc))
+        return claimed
+
+    async def finish_inbox(self, activity_id: str, state: InboxState, error: str | None) -> None:
+        await self.mdb.inbox_items.update_one(
+            {"_id": activity_id},
+            {"$set": {"state": state.value, "error": error, "lease_until": None}},
+        )
+
+    async def count_inbox(self, state: InboxState) -> int:
+        return await self.mdb.inbox_items.count_documents({"state": state.value})
+
+    # --- outbound deliveries -------------------------------------------------------------
+
+    async def create_outbound(
+        self, activity: OutboundActivity, inboxes: list[str], *, now: datetime
+    ) -> int:
+        distinct = sorted(set(inboxes))
+        await self.mdb.outbound_activities.update_one(
+            {"_id": activity.id},
+            {
+                "$setOnInsert": {
+                    "actor": activity.actor,
+                    "signer_account_id": activity.signer_account_id,
+                    "activity_type": activity.activity_type,
+                    "raw": activity.raw,
+                    "created_at": activity.created_at,
+                }
+            },
+            upsert=True,
+        )
+        # Upserts keyed by the unique (activity, inbox) pair make a retried call harmless.
+        operations = [
+            UpdateOne(
+                {"activity_id": activity.id, "inbox_url": inbox},
+                {
+                    "$setOnInsert": {
+                        "_id": new_id(now),
+                        "host": (urlsplit(inbox).netloc or "").lower(),
+                        "state": DeliveryState.PENDING.value,
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "first_attempt_at": None,
+                        "last_status": None,
+                        "last_error": None,
+                        "lease_token": None,
+                        "lease_until": None,
+                        "created_at": now,
+                    }
+                },
+                upsert=True,
+            )
+            for inbox in distinct
+        ]
+        for start in range(0, len(operations), 1000):
+            try:
+                await self.mdb.deliveries.bulk_write(operations[start : start + 1000], ordered=False)
+            except BulkWriteError as error:
+                if any(e.get("code") != 11000 for e in error.details.get("writeErrors", [])):
+                    raise
+        return len(distinct)
+
+    async def get_outbound(self, activity_id: str) -> OutboundActivity | None:
+        doc = await self.mdb.outbound_activities.find_one({"_id": activity_id})
+        return _outbound(doc) if doc else None
+
+    async def claim_deliveries(
+        self, *, now: datetime, lease_seconds: float, limit: int
+    ) -> list[ClaimedDelivery]:
+        token = secrets.token_hex(8)
+        lease_until = now + timedelta(seconds=lease_seconds)
+        docs: list[Document] = []
+        for _ in range(limit):
+            doc = await self.mdb.deliveries.find_one_and_update(
+                {
+                    "state": DeliveryState.PENDING.value,
+                    "next_attempt_at": {"$lte": now},
+                    "$or": [{"lease_until": None}, {"lease_until": {"$lt": now}}],
+                },
+                {"$set": {"lease_token": token, "lease_until": lease_until}},
+                sort=[("next_attempt_at", 1)],
+                return_document=ReturnDocument.AFTER,
+            )
+            if doc is None:
+                break
+            docs.append(doc)
+        activities: dict[str, OutboundActivity] = {}
+        for activity_id in {doc["activity_id"] for doc in docs}:
+            activity = await self.get_outbound(activity_id)
+            if activity is not None:
+                activities[activity_id] = activity
+        return [
+            ClaimedDelivery(
+                delivery=_delivery(doc), activity=activities[doc["activity_id"]], lease_token=token
+            )
+            for doc in docs
+            if doc["activity_id"] in activities
+        ]
+
+    async def finish_delivery(
+        self,
+        claimed: ClaimedDelivery,
+        *,
+        state: DeliveryState,
+        next_attempt_at: datetime,
+        last_status: int | None,
+        last_error: str | None,
+        now: datetime,
+    ) -> None:
+        update: Document = {
+            "$set": {
+                "state": state.value,
+                "next_attempt_at": next_attempt_at,
+                "last_status": last_status,
+                "last_error": last_error,
+                "lease_token": None,
+                "lease_until": None,
+            },
+            "$inc": {"attempts": 1},
+        }
+        await self.mdb.deliveries.update_one(
+            {"_id": claimed.delivery.id, "lease_token": claimed.lease_token}, update
+        )
+        await self.mdb.deliveries.update_one(
+            {"_id": claimed.delivery.id, "first_attempt_at": None},
+            {"$set": {"first_attempt_at": now}},
+        )
+
+    async def postpone_delivery(self, claimed: ClaimedDelivery, until: datetime) -> None:
+        await self.mdb.deliveries.update_one(
+            {"_id": claimed.delivery.id, "lease_token": claimed.lease_token},
+            {"$set": {"next_attempt_at": until, "lease_token": None, "lease_until": None}},
+        )
+
+    async def list_deliveries(self, activity_id: str) -> list[Delivery]:
+        cursor = self.mdb.deliveries.find({"activity_id": activity_id}).sort("inbox_url", 1)
+        return [_delivery(doc) async for doc in cursor]
+
+    async def count_deliveries(self, state: DeliveryState) -> int:
+        return await self.mdb.deliveries.count_documents({"state": state.value})
+
+    async def host_failures(self, host: str) -> tuple[int, datetime | None]:
+        doc = await self.mdb.host_health.find_one({"_id": host})
+        if doc is None:
+            return 0, None
+        return int(doc["consecutive_failures"]), as_utc(doc.get("last_failure_at"))
+
+    async def record_host_result(self, host: str, *, ok: bool, now: datetime) -> None:
+        if ok:
+            await self.mdb.host_health.delete_one({"_id": host})
+            return
+        await self.mdb.host_health.update_one(
+            {"_id": host},
+            {"$inc": {"consecutive_failures": 1}, "$set": {"last_failure_at": now}},
+            upsert=True,
+        )
+
+    # --- posts and timelines -------------------------------------------------------------
+
+    async def insert_post(self, post: Post) -> bool:
+        try:
+            await self.mdb.posts.insert_one(_post_document(post))
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def get_post(self, post_id: str) -> Post | None:
+        doc = await self.mdb.posts.find_one({"_id": post_id})
+        return _post(doc) if doc else None
+
+    async def get_post_by_uri(self, uri: str) -> Post | None:
+        doc = await self.mdb.posts.find_one({"uri": uri})
+        return _post(doc) if doc else None
+
+    async def update_post(self, post: Post) -> None:
+        document = _post_document(post)
+        for fixed in ("_id", "uri", "author", "local_account_id", "published", "deleted_at"):
+            document.pop(fixed)
+        await self.mdb.posts.update_one({"_id": post.id}, {"$set": document})
+
+    async def mark_post_deleted(self, uri: str, now: datetime) -> Post | None:
+        doc = await self.mdb.posts.find_one_and_update(
+            {"uri": uri, "deleted_at": None},
+            {"$set": {"deleted_at": now, "content_html": "", "source_text": ""}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            return None
+        await self.mdb.timeline_entries.delete_many({"post_id": doc["_id"]})
+        return _post(doc)
+
+    async def author_posts(
+        self, author: str, visibilities: tuple[str, ...], *, before: Cursor | None, limit: int
+    ) -> list[Post]:
+        query = {
+            "author": author,
+            "deleted_at": None,
+            "visibility": {"$in": list(visibilities)},
+        } | _before_filter("published", "_id", before)
+        cursor = self.mdb.posts.find(query).sort([("published", -1), ("_id", -1)]).limit(limit)
+        return [_post(doc) async for doc in cursor]
+
+    async def count_author_posts(self, author: str, visibilities: tuple[str, ...]) -> int:
+        return await self.mdb.posts.count_documents(
+            {"author": author, "deleted_at": None, "visibility": {"$in": list(visibilities)}}
+        )
+
+    async def add_to_timelines(self, post: Post, owner_ids: list[str]) -> None:
+        if not owner_ids:
+            return
+        operations = [
+            UpdateOne(
+                {"owner_id": owner, "published": post.published, "post_id": post.id},
+                {"$setOnInsert": {"owner_id": owner}},
+                upsert=True,
+            )
+            for owner in sorted(set(owner_ids))
+        ]
+        try:
+            await self.mdb.timeline_entries.bulk_write(operations, ordered=False)
+        except BulkWriteError as error:
+            if any(e.get("code") != 11000 for e in error.details.get("writeErrors", [])):
+                raise
+
+    async def home_timeline(
+        self, owner_id: str, *, before: Cursor | None, limit: int
+    ) -> list[Post]:
+        query = {"owner_id": owner_id} | _before_filter("published", "post_id", before)
+        cursor = (
+            self.mdb.timeline_entries.find(query, {"post_id": 1})
+            .sort([("published", -1), ("post_id", -1)])
+            .limit(limit)
+        )
+        post_ids = [doc["post_id"] async for doc in cursor]
+        found = {
+            doc["_id"]: _post(doc)
+            async for doc in self.mdb.posts.find({"_id": {"$in": post_ids}, "deleted_at": None})
+        }
+        return [found[post_id] for post_id in post_ids if post_id in found]
