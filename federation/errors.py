@@ -65,3 +65,54 @@ class SignatureError(FederationError):
 
 class InvalidKeyError(FederationError):
     """A PEM-encoded key could not be loaded, or is not a usable RSA key."""
+
+
+class MalformedActivity(FederationError):
+    """A request body is not a usable ActivityStreams JSON object.
+
+    Invalid JSON or encoding, a non-object top level, nesting deeper than allowed, or a
+    document missing what the protocol requires (an ``actor``, a ``type``...). An inbox
+    answers 400: resending the same bytes can never succeed.
+    """
+
+
+class PayloadTooLarge(MalformedActivity):
+    """A request body is larger than accepted; an inbox answers 413."""
+
+
+class KeyFetchError(FederationError):
+    """The public key named by a signature's keyId could not be obtained or trusted.
+
+    ``status`` is the HTTP status of the failing fetch when there was one (410 Gone means the
+    actor was deleted: SWICG "ActivityPub and HTTP Signatures", "Handling Deletes of actors").
+    ``transient`` is True when trying again later may succeed (network errors, timeouts,
+    5xx, 408, 429); False for answers that will not change (404, 410, a document that does
+    not vouch for the key, an origin mismatch, a refused address).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        key_id: str,
+        url: str | None = None,
+        status: int | None = None,
+        transient: bool = False,
+    ) -> None:
+        self.key_id = key_id
+        self.url = url
+        self.status = status
+        self.transient = transient
+        super().__init__(message)
+
+
+class WebFingerError(FederationError):
+    """A WebFinger resource is malformed, or a lookup failed or returned an unusable JRD.
+
+    ``status`` is 400 for a malformed resource (what our own WebFinger endpoint answers);
+    for a failed lookup it is the remote HTTP status when there was one, else None.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)

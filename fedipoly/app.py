@@ -10,19 +10,29 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from fedipoly import appkeys
+from federation.client import FederationClient
+from federation.inbox import InboxLimits, InboxVerifier
+from federation.keyresolver import KeyResolver
+from federation.ssrf import HostPolicy
+from fedipoly import __version__, appkeys
 from fedipoly.config import Config
 from fedipoly.models import Clock, utc_now
 from fedipoly.services.accounts import AccountService
+from fedipoly.services.actors import RemoteActors
+from fedipoly.services.delivery import Deliverer, DeliverySettings
+from fedipoly.services.follows import FollowService
+from fedipoly.services.inbox import InboxService
+from fedipoly.services.keys import load_instance_keys, make_signer
+from fedipoly.services.posts import PostService
 from fedipoly.store import Store, create_store
-from fedipoly.web import api, health, openapi, pages
+from fedipoly.urls import Urls
+from fedipoly.web import activitypub, api, health, openapi, pages
 from fedipoly.web.middlewares import (
     csrf_middleware,
     error_middleware,
     identity_middleware,
     security_headers_middleware,
 )
-from fedipoly.web.pages import base_template_context
 from fedipoly.workers import WorkerPool
 
 log = logging.getLogger(__name__)
@@ -36,17 +46,77 @@ MAX_REQUEST_BYTES = 20 * 1024 * 1024
 def build_services(app: web.Application, store: Store) -> None:
     config, clock = app[appkeys.CONFIG], app[appkeys.CLOCK]
     app[appkeys.STORE] = store
+    app[appkeys.URLS] = Urls(config.server.base_url)
     app[appkeys.ACCOUNTS] = AccountService(store, config.registration, config.security, clock)
 
 
+def new_client(config: Config) -> FederationClient:
+    federation = config.federation
+    return FederationClient(
+        HostPolicy(frozenset(federation.allowed_private_hosts)),
+        f"Fedipoly/{__version__} (+{config.server.base_url}/)",
+        connect_timeout=federation.connect_timeout_seconds,
+        total_timeout=federation.total_timeout_seconds,
+        max_body_bytes=federation.max_response_bytes,
+    )
+
+
+async def build_federation(app: web.Application, client: FederationClient) -> None:
+    """The protocol services; they need the instance key, which lives in the store."""
+    config, clock, store = app[appkeys.CONFIG], app[appkeys.CLOCK], app[appkeys.STORE]
+    urls = app[appkeys.URLS]
+    keys = await load_instance_keys(store)
+    instance_signer = make_signer(urls.instance_key_id, keys.private_pem, clock)
+    actors = RemoteActors(store, client, urls, instance_signer, clock)
+    deliverer = Deliverer(
+        store,
+        client,
+        urls,
+        clock,
+        keys.private_pem,
+        settings=DeliverySettings(
+            concurrency=config.workers.delivery_concurrency,
+            lease_seconds=config.workers.delivery_lease_seconds,
+        ),
+    )
+    posts = PostService(store, deliverer, urls, clock)
+    follows = FollowService(store, actors, deliverer, urls, clock)
+    app[appkeys.CLIENT] = client
+    app[appkeys.INSTANCE_KEYS] = keys
+    app[appkeys.ACTORS] = actors
+    app[appkeys.DELIVERER] = deliverer
+    app[appkeys.POSTS] = posts
+    app[appkeys.FOLLOWS] = follows
+    app[appkeys.VERIFIER] = InboxVerifier(
+        KeyResolver(client, actors, instance_signer),
+        local_origin=urls.base,
+        scheme=urls.scheme,
+        limits=InboxLimits(max_body_bytes=config.federation.max_inbox_bytes),
+        clock=clock,
+    )
+    app[appkeys.INBOX] = InboxService(
+        store,
+        actors,
+        follows,
+        posts,
+        client,
+        instance_signer,
+        urls,
+        clock,
+        lease_seconds=config.workers.inbox_lease_seconds,
+    )
+
+
 def register_jobs(app: web.Application, pool: WorkerPool) -> None:
-    accounts = app[appkeys.ACCOUNTS]
+    accounts, idle = app[appkeys.ACCOUNTS], app[appkeys.CONFIG].workers.poll_interval_seconds
 
     async def purge_sessions() -> bool:
         await accounts.purge_expired_sessions()
         return False  # periodic: always wait for the next round
 
     pool.add("purge-expired-sessions", purge_sessions, idle_seconds=SESSION_PURGE_SECONDS)
+    pool.add("inbox", app[appkeys.INBOX].process_once, idle_seconds=idle)
+    pool.add("delivery", app[appkeys.DELIVERER].run_once, idle_seconds=idle)
 
 
 def create_app(
@@ -70,7 +140,6 @@ def create_app(
         loader=jinja2.PackageLoader("fedipoly", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
-        context_processors=[base_template_context],
     )
 
     async def storage_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -79,6 +148,11 @@ def create_app(
         build_services(app, opened)
         yield
         await opened.close()
+
+    async def federation_ctx(app: web.Application) -> AsyncIterator[None]:
+        async with new_client(config) as client:
+            await build_federation(app, client)
+            yield
 
     async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
         pool = app[appkeys.WORKERS]
@@ -89,8 +163,9 @@ def create_app(
         await pool.stop(config.server.shutdown_timeout_seconds)
 
     app.cleanup_ctx.append(storage_ctx)
+    app.cleanup_ctx.append(federation_ctx)
     app.cleanup_ctx.append(workers_ctx)
-    for table in (health.routes, openapi.routes, api.routes, pages.routes):
+    for table in (health.routes, activitypub.routes, openapi.routes, api.routes, pages.routes):
         app.router.add_routes(table)
     app.router.add_static("/static/", PACKAGE_DIR / "static", name="static")
     return app

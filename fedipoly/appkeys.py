@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from federation.client import FederationClient
+from federation.inbox import InboxVerifier
+from federation.keys import KeyPair
 from fedipoly.config import Config
 from fedipoly.models import Clock
 from fedipoly.services.accounts import AccountService
+from fedipoly.services.actors import RemoteActors
+from fedipoly.services.delivery import Deliverer
+from fedipoly.services.follows import FollowService
+from fedipoly.services.inbox import InboxService
+from fedipoly.services.posts import PostService
 from fedipoly.store.base import Store
+from fedipoly.urls import Urls
 from fedipoly.workers import WorkerPool
 
 CONFIG = web.AppKey("config", Config)
@@ -15,3 +24,13 @@ CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 STORE = web.AppKey("store", Store)
 ACCOUNTS = web.AppKey("accounts", AccountService)
 WORKERS = web.AppKey("workers", WorkerPool)
+
+URLS = web.AppKey("urls", Urls)
+CLIENT = web.AppKey("federation_client", FederationClient)
+INSTANCE_KEYS = web.AppKey("instance_keys", KeyPair)
+ACTORS = web.AppKey("remote_actors", RemoteActors)
+VERIFIER = web.AppKey("inbox_verifier", InboxVerifier)
+DELIVERER = web.AppKey("deliverer", Deliverer)
+FOLLOWS = web.AppKey("follows", FollowService)
+POSTS = web.AppKey("posts", PostService)
+INBOX = web.AppKey("inbox", InboxService)

@@ -6,10 +6,11 @@ import argparse
 import asyncio
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from aiohttp import web
 
@@ -28,8 +29,28 @@ class CommandError(Exception):
     """A failure to report as one line on stderr, with a non-zero exit status."""
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes are reported as one line (plus a pointer to --help), not a usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+# mongodb://user:password@host -> mongodb://***@host, so an error line never shows a password.
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
+_MAX_ERROR_CHARS = 500
+
+
+def one_line(message: object) -> str:
+    """An error message as one short line without credentials, for stderr."""
+    text = _URL_CREDENTIALS.sub(r"\g<scheme>***@", " ".join(str(message).split()))
+    if len(text) > _MAX_ERROR_CHARS:
+        text = text[: _MAX_ERROR_CHARS - 1] + "…"
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
         prog="fedipoly",
         description="Fedipoly: a federated social network about what you do.",
     )
@@ -93,16 +114,33 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(config: Config) -> None:
+def _configure_logging(config: Config, command: str) -> None:
+    level = config.logging.level.upper()
+    if command not in ("serve", "worker") and level != "DEBUG":
+        level = "WARNING"  # operator commands print their result, not progress chatter
     logging.basicConfig(
-        level=config.logging.level.upper(),
+        level=level,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
 
 
+async def announce_bootstrap_invite(app: web.Application) -> None:
+    """On an instance without accounts, log the one-use link that creates the admin account."""
+    invite = await app[appkeys.ACCOUNTS].ensure_bootstrap_invite()
+    if invite is not None:
+        base_url = app[appkeys.CONFIG].server.base_url
+        log.warning(
+            "No accounts yet: open %s/signup?invite=%s to create the admin account",
+            base_url,
+            invite.code,
+        )
+
+
 def _serve(config: Config, args: argparse.Namespace, _out: TextIO) -> None:
     app = create_app(config, run_workers=not args.no_workers)
+    # Runs after the store is opened (cleanup_ctx starts first) and before the port is bound.
+    app.on_startup.append(announce_bootstrap_invite)
     # run_app handles SIGINT and SIGTERM: it stops accepting, lets in-flight requests finish
     # for up to shutdown_timeout, then runs cleanup (which stops the workers the same way).
     web.run_app(
@@ -110,7 +148,7 @@ def _serve(config: Config, args: argparse.Namespace, _out: TextIO) -> None:
         host=config.server.host,
         port=config.server.port,
         shutdown_timeout=config.server.shutdown_timeout_seconds,
-        print=lambda message: log.info("%s", message.strip()),
+        print=lambda message: log.info("%s", " ".join(message.replace("=", " ").split())),
         access_log=None,
     )
 
@@ -146,7 +184,7 @@ async def _with_accounts(config: Config, action: Callable[[AccountService], Awai
 def _create_user(config: Config, args: argparse.Namespace, out: TextIO) -> None:
     password = sys.stdin.readline().rstrip("\r\n")
     if not password:
-        raise CommandError("no password on standard input")
+        raise CommandError("no password on standard input (--password-stdin reads its first line)")
 
     async def action(accounts: AccountService) -> str:
         account = await accounts.register(
@@ -181,16 +219,19 @@ def _create_token(config: Config, args: argparse.Namespace, out: TextIO) -> None
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         config = load_config(args.config)
-        _configure_logging(config)
+        _configure_logging(config, args.command)
         args.handler(config, args, out)
     except ConfigError as error:
-        print(f"fedipoly: configuration error: {error}", file=sys.stderr)
+        print(f"fedipoly: configuration error: {one_line(error)}", file=sys.stderr)
         return 2
     except (FedipolyError, CommandError) as error:
-        print(f"fedipoly: error: {error}", file=sys.stderr)
+        print(f"fedipoly: error: {one_line(error)}", file=sys.stderr)
+        return 1
+    except OSError as error:  # e.g. the port is taken or the data directory is not writable
+        print(f"fedipoly: error: {one_line(error)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -131,10 +131,17 @@ class FederationConfig:
 class WorkersConfig:
     poll_interval_seconds: float = 1.0
     delivery_concurrency: int = 16
+    # A claimed delivery or inbox item stays with its worker this long; if the worker dies,
+    # another takes it over afterwards. Longer than the federation total timeout.
+    delivery_lease_seconds: float = 120.0
+    inbox_lease_seconds: float = 60.0
 
     def __post_init__(self) -> None:
         if self.poll_interval_seconds <= 0:
             raise ConfigError("workers.poll_interval_seconds: must be positive")
+        for name in ("delivery_lease_seconds", "inbox_lease_seconds"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"workers.{name}: must be at least 1")
         if self.delivery_concurrency < 1:
             raise ConfigError("workers.delivery_concurrency: must be 1 or more")
 
@@ -187,44 +194,47 @@ def _section_types() -> dict[str, type[Any]]:
     return {f.name: hints[f.name] for f in dataclasses.fields(Config)}
 
 
+class _EnvValue(str):
+    """A value from an environment variable: text to convert, lists comma-separated."""
+
+
 def _coerce(option: str, value: Any, annotation: Any) -> Any:
-    """Check and convert one value to the type its dataclass field declares."""
+    """Check one value from the TOML file against the type its dataclass field declares."""
+    if isinstance(value, _EnvValue):
+        return _from_env(option, str(value), annotation)
     origin = typing.get_origin(annotation)
     if origin is tuple:
-        if isinstance(value, str):  # environment variables give lists comma-separated
-            value = [item.strip() for item in value.split(",") if item.strip()]
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise ConfigError(f"{option}: must be a list of strings")
         return tuple(value)
-    if annotation is bool:
-        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
-            return value.lower() in ("true", "1")
-        if not isinstance(value, bool):
-            raise ConfigError(f"{option}: must be true or false")
-        return value
-    if annotation is int:
-        if isinstance(value, str):
-            try:
-                return int(value)
-            except ValueError:
-                raise ConfigError(f"{option}: {value!r} is not an integer") from None
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{option}: must be an integer")
-        return value
-    if annotation is float:
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                raise ConfigError(f"{option}: {value!r} is not a number") from None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{option}: must be a number")
+    expected = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if annotation is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{option}: must be a string")
-        return value
-    raise ConfigError(f"{option}: unsupported option type")  # pragma: no cover
+    if annotation not in expected:
+        raise ConfigError(f"{option}: unsupported option type")  # pragma: no cover
+    if not isinstance(value, annotation) or (annotation is int and isinstance(value, bool)):
+        raise ConfigError(f"{option}: must be {expected[annotation]}")
+    return value
+
+
+def _from_env(option: str, value: str, annotation: Any) -> Any:
+    if typing.get_origin(annotation) is tuple:
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+    if annotation is bool:
+        if value.lower() not in ("true", "false", "1", "0"):
+            raise ConfigError(f"{option}: {value!r} is not true or false")
+        return value.lower() in ("true", "1")
+    if annotation is int:
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigError(f"{option}: {value!r} is not an integer") from None
+    if annotation is float:
+        try:
+            return float(value)
+        except ValueError:
+            raise ConfigError(f"{option}: {value!r} is not a number") from None
+    return value
 
 
 def _build_section(name: str, cls: type[Any], raw: Mapping[str, Any]) -> Any:
@@ -237,9 +247,10 @@ def _build_section(name: str, cls: type[Any], raw: Mapping[str, Any]) -> Any:
     return cls(**values)
 
 
-def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    """`section.key` -> (variable, value) for every `FEDIPOLY_<SECTION>_<KEY>` variable."""
     sections = _section_types()
-    overrides: dict[str, dict[str, str]] = {}
+    overrides: dict[str, tuple[str, str]] = {}
     for variable, value in environ.items():
         if not variable.startswith(ENV_PREFIX):
             continue
@@ -247,7 +258,7 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
         section = next((s for s in sections if rest.startswith(s + "_")), None)
         if section is None:
             continue  # e.g. FEDIPOLY_CONFIG, which is not an option
-        overrides.setdefault(section, {})[rest[len(section) + 1 :]] = value
+        overrides[f"{section}.{rest[len(section) + 1 :]}"] = (variable, value)
     return overrides
 
 
@@ -260,9 +271,20 @@ def parse_config(raw: Mapping[str, Any], environ: Mapping[str, str] | None = Non
         if not isinstance(value, dict):
             raise ConfigError(f"{name}: must be a table ([{name}])")
     merged: dict[str, dict[str, Any]] = {name: dict(raw.get(name, {})) for name in sections}
-    for section, values in _env_overrides(environ if environ is not None else {}).items():
-        merged[section].update(values)
-    built = {name: _build_section(name, cls, merged[name]) for name, cls in sections.items()}
+    overrides = _env_overrides(environ if environ is not None else {})
+    for option, (_variable, value) in overrides.items():
+        section, key = option.split(".", 1)
+        merged[section][key] = _EnvValue(value)
+    built: dict[str, Any] = {}
+    for name, cls in sections.items():
+        try:
+            built[name] = _build_section(name, cls, merged[name])
+        except ConfigError as error:
+            # Name the variable too when the bad value came from the environment.
+            option = str(error).split(":", 1)[0]
+            if option in overrides:
+                raise ConfigError(f"{error} (set by {overrides[option][0]})") from None
+            raise
     return Config(**built)
 
 

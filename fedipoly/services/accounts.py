@@ -183,7 +183,11 @@ class AccountService:
         self._security = security
         self._clock = clock
         self._hasher = PasswordHasher(
-            time_cost=security.argon2_time_cost, memory_cost=security.argon2_memory_kib
+            time_cost=security.argon2_time_cost,
+            memory_cost=security.argon2_memory_kib,
+            # Argon2 needs 8 KiB per lane: 4 lanes (argon2-cffi's default) unless the configured
+            # memory is too small for them (tests use 8 KiB).
+            parallelism=max(1, min(4, security.argon2_memory_kib // 8)),
         )
         self._dummy: str | None = None
 

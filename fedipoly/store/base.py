@@ -150,13 +150,15 @@ class InboxStore(Protocol):
         """Store a verified activity for processing; False when its id was seen before."""
         ...
 
-    async def claim_inbox(self, *, now: datetime, lease_seconds: float, limit: int
-                          ) -> list[InboxItem]:
+    async def claim_inbox(
+        self, *, now: datetime, lease_seconds: float, limit: int
+    ) -> list[InboxItem]:
         """Lease up to `limit` pending items (oldest first) that nobody holds."""
         ...
 
-    async def finish_inbox(self, activity_id: str, state: InboxState, error: str | None) -> None:
-        ...
+    async def finish_inbox(
+        self, activity_id: str, state: InboxState, error: str | None
+    ) -> None: ...
 
     async def count_inbox(self, state: InboxState) -> int: ...
 
@@ -231,13 +233,31 @@ class PostStore(Protocol):
         """Fan-out on write: one home-timeline row per reader (idempotent)."""
         ...
 
-    async def home_timeline(self, owner_id: str, *, before: Cursor | None, limit: int
-                            ) -> list[Post]:
+    async def home_timeline(
+        self, owner_id: str, *, before: Cursor | None, limit: int
+    ) -> list[Post]:
         """One index range scan: newest first by (published, id), deleted posts left out."""
         ...
 
 
-class Store(AccountStore, ActorStore, FollowStore, InboxStore, DeliveryStore, PostStore, Protocol):
+class SettingStore(Protocol):
+    async def get_setting(self, name: str) -> str | None: ...
+
+    async def put_setting_if_absent(self, name: str, value: str) -> str:
+        """Store the value unless one exists; returns whichever value is stored (first wins)."""
+        ...
+
+
+class Store(
+    SettingStore,
+    AccountStore,
+    ActorStore,
+    FollowStore,
+    InboxStore,
+    DeliveryStore,
+    PostStore,
+    Protocol,
+):
     async def open(self) -> None:
         """Connect, then run pending migrations and create indexes."""
         ...

@@ -10,7 +10,7 @@ from aiohttp import web
 from fedipoly import appkeys
 from fedipoly.errors import PayloadTooLarge, Unauthorized, ValidationFailed
 from fedipoly.models import Account, ApiToken, Invite
-from fedipoly.web.middlewares import current_account
+from fedipoly.web.middlewares import API_TOKEN_KEY, current_account
 
 routes = web.RouteTableDef()
 
@@ -140,8 +140,7 @@ async def login(request: web.Request) -> web.Response:
 @routes.delete("/api/v1/auth/token")
 async def logout(request: web.Request) -> web.Response:
     account = require_account(request)
-    token: ApiToken = request["api_token"]
-    await request.app[appkeys.ACCOUNTS].revoke_token(account, token.id)
+    await request.app[appkeys.ACCOUNTS].revoke_token(account, request[API_TOKEN_KEY].id)
     return web.Response(status=204)
 
 

@@ -13,15 +13,17 @@ from aiohttp.typedefs import Handler
 
 from fedipoly import appkeys
 from fedipoly.errors import FedipolyError, StoreUnavailable
-from fedipoly.models import Account
+from fedipoly.models import Account, ApiToken
 
 log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "fedipoly_session"
 CSRF_COOKIE = "fedipoly_csrf"
 CSRF_FIELD = "csrf_token"
-ACCOUNT_KEY = "account"
-CSRF_KEY = "csrf_token"
+# Per-request state set by the middlewares below (typed keys, as aiohttp recommends).
+ACCOUNT_KEY: web.RequestKey[Account | None] = web.RequestKey("account")
+API_TOKEN_KEY = web.RequestKey("api_token", ApiToken)
+CSRF_KEY = web.RequestKey("csrf_token", str)
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -41,7 +43,9 @@ def _error_response(
     if is_api_request(request) or "text/html" not in request.headers.get("Accept", ""):
         return json_error(status, message, detail, **headers)
     response = aiohttp_jinja2.render_template(
-        "error.html", request, {"status": status, "message": message}, status=status
+        "error.html",
+        request,
+        base_template_context(request) | {"status": status, "message": message}, status=status
     )
     response.headers.update(headers)
     return response
@@ -66,7 +70,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as error:
         if error.status < 400:
             raise
-        return _error_response(request, error.status, error.reason, None, {})
+        kept = {name: error.headers[name] for name in ("Allow",) if name in error.headers}
+        return _error_response(request, error.status, error.reason, None, kept)
 
 
 @web.middleware
@@ -85,7 +90,7 @@ async def identity_middleware(request: web.Request, handler: Handler) -> web.Str
             if found is None:
                 return json_error(401, "the bearer token is invalid or revoked")
             account, token = found
-            request["api_token"] = token
+            request[API_TOKEN_KEY] = token
     else:
         cookie = request.cookies.get(SESSION_COOKIE)
         if cookie:
@@ -151,5 +156,15 @@ async def security_headers_middleware(request: web.Request, handler: Handler) ->
 
 
 def current_account(request: web.Request) -> Account | None:
-    account: Account | None = request.get(ACCOUNT_KEY)
-    return account
+    return request.get(ACCOUNT_KEY)
+
+
+def base_template_context(request: web.Request) -> dict[str, Any]:
+    """What the base layout needs on every page, error pages included."""
+    config = request.app[appkeys.CONFIG]
+    return {
+        "account": current_account(request),
+        "csrf_token": request.get(CSRF_KEY, ""),
+        "domain": config.server.domain,
+        "registration_mode": config.registration.mode,
+    }

@@ -10,7 +10,11 @@ from aiohttp import web
 from fedipoly import appkeys
 from fedipoly.errors import FedipolyError
 from fedipoly.models import Account
-from fedipoly.web.middlewares import CSRF_KEY, SESSION_COOKIE, current_account
+from fedipoly.web.middlewares import (
+    SESSION_COOKIE,
+    base_template_context,
+    current_account,
+)
 
 routes = web.RouteTableDef()
 
@@ -23,21 +27,12 @@ NOTICES = {
 }
 
 
-async def base_template_context(request: web.Request) -> dict[str, Any]:
-    """What the base layout needs on every page, error pages included."""
-    config = request.app[appkeys.CONFIG]
-    return {
-        "account": current_account(request),
-        "csrf_token": request.get(CSRF_KEY, ""),
-        "domain": config.server.domain,
-        "registration_mode": config.registration.mode,
-    }
-
-
 def render(
     request: web.Request, template: str, context: dict[str, Any], status: int = 200
 ) -> web.Response:
-    return aiohttp_jinja2.render_template(template, request, context, status=status)
+    return aiohttp_jinja2.render_template(
+        template, request, base_template_context(request) | context, status=status
+    )
 
 
 def signed_in(request: web.Request) -> Account:

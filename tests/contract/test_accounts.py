@@ -179,3 +179,10 @@ async def test_migrations_are_recorded_and_idempotent(store: Store) -> None:
     await store.open()  # opening again must not re-run or fail
     assert await store.schema_version() == version
     await store.ping()
+
+
+async def test_a_setting_is_written_once_and_the_first_value_wins(store: Store) -> None:
+    assert await store.get_setting("instance_key") is None
+    assert await store.put_setting_if_absent("instance_key", "first") == "first"
+    assert await store.put_setting_if_absent("instance_key", "second") == "first"
+    assert await store.get_setting("instance_key") == "first"

@@ -150,4 +150,13 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX timeline_entries_by_post ON timeline_entries (post_id);
         """,
     ),
+    (
+        3,
+        """
+        CREATE TABLE settings (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """,
+    ),
 ]

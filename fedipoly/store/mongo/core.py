@@ -65,6 +65,18 @@ class MongoCore:
         newest = await self.mdb.schema_migrations.find_one(sort=[("_id", -1)])
         return int(newest["_id"]) if newest else 0
 
+    async def get_setting(self, name: str) -> str | None:
+        doc = await self.mdb.settings.find_one({"_id": name})
+        return str(doc["value"]) if doc else None
+
+    async def put_setting_if_absent(self, name: str, value: str) -> str:
+        await self.mdb.settings.update_one(
+            {"_id": name}, {"$setOnInsert": {"value": value}}, upsert=True
+        )
+        stored = await self.get_setting(name)
+        assert stored is not None
+        return stored
+
     async def _migrate(self) -> None:
         applied = {doc["_id"] async for doc in self.mdb.schema_migrations.find({}, {"_id": 1})}
         for version, indexes in MIGRATIONS:

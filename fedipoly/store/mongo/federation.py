@@ -173,9 +173,7 @@ class MongoFederation(MongoCore):
             "manually_approves_followers": actor.manually_approves_followers,
             "fetched_at": actor.fetched_at,
         }
-        await self.mdb.remote_actors.update_one(
-            {"_id": actor.uri}, {"$set": document}, upsert=True
-        )
+        await self.mdb.remote_actors.update_one({"_id": actor.uri}, {"$set": document}, upsert=True)
 
     async def get_remote_actor(self, uri: str) -> RemoteActor | None:
         doc = await self.mdb.remote_actors.find_one({"_id": uri})
@@ -243,10 +241,10 @@ class MongoFederation(MongoCore):
     async def _list_follows(
         self, field: str, value: str, state: FollowState, before: Cursor | None, limit: int
     ) -> list[Follow]:
+        if limit <= 0:  # MongoDB reads limit(0) as "no limit"
+            return []
         query = {field: value, "state": state.value} | _before_filter("created_at", "_id", before)
-        cursor = (
-            self.mdb.follows.find(query).sort([("created_at", -1), ("_id", -1)]).limit(limit)
-        )
+        cursor = self.mdb.follows.find(query).sort([("created_at", -1), ("_id", -1)]).limit(limit)
         return [_follow(doc) async for doc in cursor]
 
     async def list_followers(
@@ -383,7 +381,9 @@ class MongoFederation(MongoCore):
         ]
         for start in range(0, len(operations), 1000):
             try:
-                await self.mdb.deliveries.bulk_write(operations[start : start + 1000], ordered=False)
+                await self.mdb.deliveries.bulk_write(
+                    operations[start : start + 1000], ordered=False
+                )
             except BulkWriteError as error:
                 if any(e.get("code") != 11000 for e in error.details.get("writeErrors", [])):
                     raise
@@ -436,6 +436,16 @@ class MongoFederation(MongoCore):
         last_error: str | None,
         now: datetime,
     ) -> None:
+        # Stamp the first attempt only while this worker still holds the lease (a stale
+        # worker must change nothing); the lease is released by the second update.
+        await self.mdb.deliveries.update_one(
+            {
+                "_id": claimed.delivery.id,
+                "lease_token": claimed.lease_token,
+                "first_attempt_at": None,
+            },
+            {"$set": {"first_attempt_at": now}},
+        )
         update: Document = {
             "$set": {
                 "state": state.value,
@@ -449,10 +459,6 @@ class MongoFederation(MongoCore):
         }
         await self.mdb.deliveries.update_one(
             {"_id": claimed.delivery.id, "lease_token": claimed.lease_token}, update
-        )
-        await self.mdb.deliveries.update_one(
-            {"_id": claimed.delivery.id, "first_attempt_at": None},
-            {"$set": {"first_attempt_at": now}},
         )
 
     async def postpone_delivery(self, claimed: ClaimedDelivery, until: datetime) -> None:
@@ -521,6 +527,8 @@ class MongoFederation(MongoCore):
     async def author_posts(
         self, author: str, visibilities: tuple[str, ...], *, before: Cursor | None, limit: int
     ) -> list[Post]:
+        if limit <= 0:  # MongoDB reads limit(0) as "no limit"
+            return []
         query = {
             "author": author,
             "deleted_at": None,
@@ -554,15 +562,24 @@ class MongoFederation(MongoCore):
     async def home_timeline(
         self, owner_id: str, *, before: Cursor | None, limit: int
     ) -> list[Post]:
-        query = {"owner_id": owner_id} | _before_filter("published", "post_id", before)
-        cursor = (
-            self.mdb.timeline_entries.find(query, {"post_id": 1})
-            .sort([("published", -1), ("post_id", -1)])
-            .limit(limit)
-        )
-        post_ids = [doc["post_id"] async for doc in cursor]
-        found = {
-            doc["_id"]: _post(doc)
-            async for doc in self.mdb.posts.find({"_id": {"$in": post_ids}, "deleted_at": None})
-        }
-        return [found[post_id] for post_id in post_ids if post_id in found]
+        posts: list[Post] = []
+        # Entries of tombstoned posts are skipped; read on so the page still holds `limit` posts.
+        while len(posts) < limit:
+            wanted = limit - len(posts)
+            query = {"owner_id": owner_id} | _before_filter("published", "post_id", before)
+            cursor = (
+                self.mdb.timeline_entries.find(query, {"post_id": 1, "published": 1})
+                .sort([("published", -1), ("post_id", -1)])
+                .limit(wanted)
+            )
+            entries = [doc async for doc in cursor]
+            post_ids = [entry["post_id"] for entry in entries]
+            found = {
+                doc["_id"]: _post(doc)
+                async for doc in self.mdb.posts.find({"_id": {"$in": post_ids}, "deleted_at": None})
+            }
+            posts.extend(found[post_id] for post_id in post_ids if post_id in found)
+            if len(entries) < wanted:
+                break
+            before = (_time(entries[-1]["published"]), entries[-1]["post_id"])
+        return posts

@@ -89,6 +89,19 @@ class SqliteCore:
         row = await self.fetch_one("SELECT MAX(version) AS version FROM schema_migrations")
         return int(row["version"] or 0) if row else 0
 
+    async def get_setting(self, name: str) -> str | None:
+        row = await self.fetch_one("SELECT value FROM settings WHERE name = ?", (name,))
+        return row["value"] if row else None
+
+    async def put_setting_if_absent(self, name: str, value: str) -> str:
+        await self.execute(
+            "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+            (name, value),
+        )
+        stored = await self.get_setting(name)
+        assert stored is not None
+        return stored
+
     async def _migrate(self) -> None:
         await self.db.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 import sqlite3
@@ -291,7 +292,8 @@ class SqliteFederation(SqliteCore):
 
     async def follower_inboxes(self, followed: str) -> list[str]:
         rows = await self.fetch_all(
-            "SELECT DISTINCT COALESCE(a.shared_inbox, a.inbox) AS inbox FROM follows f"
+            # An empty shared inbox counts as none, as in RemoteActor.preferred_inbox.
+            "SELECT DISTINCT COALESCE(NULLIF(a.shared_inbox, ''), a.inbox) AS inbox FROM follows f"
             " JOIN remote_actors a ON a.uri = f.follower"
             " WHERE f.followed = ? AND f.state = 'accepted' ORDER BY inbox",
             (followed,),
@@ -339,12 +341,12 @@ class SqliteFederation(SqliteCore):
                     " WHERE activity_id = ?",
                     (lease_until, row["activity_id"]),
                 )
-        return [_inbox_item(row) for row in rows]
+        # The rows were read before the update: report the attempt this claim has just counted.
+        return [dataclasses.replace(_inbox_item(row), attempts=row["attempts"] + 1) for row in rows]
 
     async def finish_inbox(self, activity_id: str, state: InboxState, error: str | None) -> None:
         await self.execute(
-            "UPDATE inbox_items SET state = ?, error = ?, lease_until = NULL"
-            " WHERE activity_id = ?",
+            "UPDATE inbox_items SET state = ?, error = ?, lease_until = NULL WHERE activity_id = ?",
             (state.value, error, activity_id),
         )
 
@@ -392,9 +394,7 @@ class SqliteFederation(SqliteCore):
         return len(distinct)
 
     async def get_outbound(self, activity_id: str) -> OutboundActivity | None:
-        row = await self.fetch_one(
-            "SELECT * FROM outbound_activities WHERE id = ?", (activity_id,)
-        )
+        row = await self.fetch_one("SELECT * FROM outbound_activities WHERE id = ?", (activity_id,))
         return _outbound(row) if row else None
 
     async def claim_deliveries(

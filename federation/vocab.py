@@ -1,0 +1,260 @@
+"""ActivityStreams vocabulary and the small, pure helpers every other module leans on.
+
+Media types, the public collection, origins, id extraction and a hardened JSON parser. No
+I/O. Values here come straight from remote peers, so every helper accepts arbitrary input
+and either answers or raises a federation error; none of them trusts a shape.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from federation.errors import MalformedActivity, PayloadTooLarge
+from federation.ssrf import normalize_host
+
+__all__ = [
+    "ACTIVITY_JSON",
+    "ACTOR_TYPES",
+    "AS_CONTEXT",
+    "LD_JSON_PROFILE",
+    "PUBLIC",
+    "SECURITY_CONTEXT",
+    "as_list",
+    "audience",
+    "id_of",
+    "is_activitypub_media_type",
+    "is_public_address",
+    "origin_of",
+    "parse_json_object",
+    "same_origin",
+]
+
+AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
+SECURITY_CONTEXT = "https://w3id.org/security/v1"
+PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
+ACTIVITY_JSON = "application/activity+json"
+LD_JSON_PROFILE = 'application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
+
+#: The actor types Mastodon accepts (``FetchRemoteActorService::SUPPORTED_TYPES``).
+ACTOR_TYPES = frozenset({"Application", "Group", "Organization", "Person", "Service"})
+
+# The compact forms of the public collection. Fedify compacts with the AS context and sends
+# `as:Public` in fetched objects; some JSON-LD compactions yield the bare term `Public`.
+_PUBLIC_FORMS = frozenset({PUBLIC, "as:Public", "Public"})
+_AUDIENCE_FIELDS = ("to", "cc", "bto", "bcc", "audience")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# A JSON string (with escapes) or one structural bracket. Strings are matched whole so that
+# brackets inside them are not counted; the unrolled-loop form is linear, never backtracks.
+_JSON_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
+_MEDIA_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def is_public_address(value: str) -> bool:
+    """Whether ``value`` names the public collection (full IRI, ``as:Public`` or ``Public``)."""
+    return value in _PUBLIC_FORMS
+
+
+def _split_outside_quotes(text: str, separator: str) -> Iterator[str]:
+    start = 0
+    quoted = False
+    escaped = False
+    for index, char in enumerate(text):
+        if escaped:
+            escaped = False
+        elif char == "\\" and quoted:
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif char == separator and not quoted:
+            yield text[start:index]
+            start = index + 1
+    yield text[start:]
+
+
+def _media_range(text: str) -> tuple[str, dict[str, str]] | None:
+    """Parse ``type/subtype; name=value; name="quoted"`` into (lowercase type, params)."""
+    parts = list(_split_outside_quotes(text, ";"))
+    media = parts[0].strip().lower()
+    kind, slash, sub = media.partition("/")
+    if not slash or not _MEDIA_TOKEN.fullmatch(kind) or not _MEDIA_TOKEN.fullmatch(sub):
+        return None
+    params: dict[str, str] = {}
+    for raw in parts[1:]:
+        name, eq, value = raw.strip().partition("=")
+        if not eq:
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = re.sub(r"\\(.)", r"\1", value[1:-1])
+        params.setdefault(name.strip().lower(), value)
+    return media, params
+
+
+def is_activitypub_media_type(accept_or_content_type: str, *, strict: bool = False) -> bool:
+    """Whether a Content-Type, or any range of an Accept header, is an ActivityPub type.
+
+    ``application/activity+json`` always qualifies, and so does ``application/ld+json``
+    whose ``profile`` lists the ActivityStreams IRI. Plain ``application/ld+json`` (no
+    profile) qualifies unless ``strict``: some peers send it in Accept and Content-Type, but
+    Mastodon refuses it on fetched documents since GHSA-jhrq-qvrm-qr36 (CVE-2024-25623:
+    user-uploaded ``.jsonld`` files served from an actor's host impersonated that actor), so
+    fetches of security-relevant documents should pass ``strict=True``. A profile naming
+    something else, and a range with ``q=0`` ("not acceptable"), never qualify.
+    """
+    for candidate in _split_outside_quotes(accept_or_content_type, ","):
+        parsed = _media_range(candidate)
+        if parsed is None:
+            continue
+        media, params = parsed
+        if params.get("q", "").strip() in {"0", "0.", "0.0", "0.00", "0.000"}:
+            continue
+        if media == ACTIVITY_JSON:
+            return True
+        if media == "application/ld+json":
+            profile = params.get("profile")
+            if profile is None:
+                if not strict:
+                    return True
+            elif AS_CONTEXT in profile.split():
+                return True
+    return False
+
+
+def origin_of(url: str) -> str:
+    """The origin ``scheme://host[:port]`` of an http(s) URL, normalised for comparison.
+
+    Scheme and host are lowercased, a trailing dot and the default port are dropped, IP
+    literals are written canonically (IPv6 in brackets) and IDNs as punycode. Raises
+    ``ValueError`` for anything that is not an absolute http(s) URL with a host, and for
+    URLs with user information or backslashes: parsers disagree on where such hosts end
+    (``https://victim.example\\@evil.example/``), the kind of ambiguity that turned into
+    Mastodon CVE-2023-42451 when a domain was normalised differently than it was fetched.
+    """
+    if not isinstance(url, str) or not url.isprintable() or "\\" in url or " " in url:
+        raise ValueError(f"not a usable URL: {url!r}")
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    if "@" in parts.netloc:
+        raise ValueError(f"URLs with user information are not identifiers: {url!r}")
+    raw_host = parts.hostname
+    if not raw_host:
+        raise ValueError(f"URL has no host: {url!r}")
+    port = parts.port  # raises ValueError when out of range or not a number
+    host = normalize_host(raw_host)
+    if not host:
+        raise ValueError(f"URL has no host: {url!r}")
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise ValueError(f"invalid international host name in {url!r}") from exc
+    if ":" in host:
+        host = f"[{host}]"
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        return f"{scheme}://{host}:{port}"
+    return f"{scheme}://{host}"
+
+
+def same_origin(a: str, b: str) -> bool:
+    """Whether two URLs share an origin; False when either is not an http(s) URL."""
+    try:
+        return origin_of(a) == origin_of(b)
+    except ValueError:
+        return False
+
+
+def id_of(value: object) -> str | None:
+    """The identifier of a reference: the string itself, or the ``id`` of an embedded object.
+
+    Empty strings and non-string ids count as no id.
+    """
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, Mapping):
+        ident = value.get("id")
+        if isinstance(ident, str) and ident:
+            return ident
+    return None
+
+
+def as_list(value: object) -> list[Any]:
+    """A JSON-LD property as a list: absent/null is empty, a single value becomes one item."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return list(value)
+    return [value]
+
+
+def audience(obj: Mapping[str, Any]) -> set[str]:
+    """Every addressee id in ``to``, ``cc``, ``bto``, ``bcc`` and ``audience``."""
+    found: set[str] = set()
+    for name in _AUDIENCE_FIELDS:
+        for item in as_list(obj.get(name)):
+            ident = id_of(item)
+            if ident is not None:
+                found.add(ident)
+    return found
+
+
+def _reject_constant(name: str) -> Any:
+    # Python's json accepts NaN and Infinity; they are not JSON and no peer sends them.
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _nesting_depth(text: str, limit: int) -> int:
+    """The deepest container nesting in ``text``, stopping as soon as it exceeds ``limit``.
+
+    A flat scan with a regular expression: no recursion, so a body of 100,000 ``[`` costs
+    one pass and cannot reach ``json.loads``, which would raise RecursionError at about
+    1,000 levels (security-anchors §1.5; measured on CPython 3.11).
+    """
+    depth = deepest = 0
+    for match in _JSON_TOKENS.finditer(text):
+        token = match.group()
+        if token == "[" or token == "{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > limit:
+                    return deepest
+        elif token == "]" or token == "}":
+            depth -= 1
+    return deepest
+
+
+def parse_json_object(body: bytes, *, max_depth: int = 32, max_bytes: int) -> dict[str, Any]:
+    """Decode a request body that must be a JSON object, within size and nesting limits.
+
+    Raises :class:`PayloadTooLarge` (a :class:`MalformedActivity`) when ``body`` exceeds
+    ``max_bytes``, and :class:`MalformedActivity` for anything but UTF-8 JSON whose top
+    level is an object nested at most ``max_depth`` containers deep (the object itself is
+    depth 1). UTF-8 only: RFC 8259 §8.1 requires it between systems, and the depth scan
+    reads characters, which other encodings would hide.
+    """
+    if max_depth < 1 or max_bytes < 1:
+        raise ValueError("max_depth and max_bytes must be positive")
+    if len(body) > max_bytes:
+        raise PayloadTooLarge(f"body is {len(body)} bytes; at most {max_bytes} are accepted")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedActivity("body is not valid UTF-8") from exc
+    depth = _nesting_depth(text, max_depth)
+    if depth > max_depth:
+        raise MalformedActivity(f"JSON is nested more than {max_depth} levels deep")
+    try:
+        decoded = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError as exc:  # unreachable after the scan; kept as a last line
+        raise MalformedActivity("JSON is nested too deeply") from exc
+    except ValueError as exc:
+        raise MalformedActivity(f"body is not valid JSON: {exc}") from exc
+    if not isinstance(decoded, dict):
+        raise MalformedActivity(f"JSON body must be an object, not {type(decoded).__name__}")
+    return decoded

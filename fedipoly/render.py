@@ -1,0 +1,268 @@
+"""Domain objects to ActivityStreams JSON in the shapes Mastodon reads.
+
+Shapes follow Mastodon's serializers (app/serializers/activitypub/actor_serializer.rb,
+note_serializer.rb, accept_follow_serializer.rb, delete_actor_serializer.rb): plain compacted keys,
+the AS2 context first, and the same to/cc on an activity and its object.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from federation.vocab import AS_CONTEXT, PUBLIC, SECURITY_CONTEXT
+from fedipoly.models import Account, Post, Visibility
+from fedipoly.urls import Urls
+
+JsonObject = dict[str, Any]
+
+ACTOR_CONTEXT: list[Any] = [
+    AS_CONTEXT,
+    SECURITY_CONTEXT,
+    {
+        "manuallyApprovesFollowers": "as:manuallyApprovesFollowers",
+        "toot": "http://joinmastodon.org/ns#",
+        "featured": {"@id": "toot:featured", "@type": "@id"},
+        "featuredTags": {"@id": "toot:featuredTags", "@type": "@id"},
+        "discoverable": "toot:discoverable",
+        "indexable": "toot:indexable",
+        # Mastodon expects this (wrong) schema.org IRI: docs spec/activitypub.md "Profile metadata".
+        "schema": "http://schema.org#",
+        "PropertyValue": "schema:PropertyValue",
+        "value": "schema:value",
+        "Hashtag": "as:Hashtag",
+    },
+]
+NOTE_CONTEXT: list[Any] = [AS_CONTEXT, {"sensitive": "as:sensitive", "Hashtag": "as:Hashtag"}]
+
+
+def iso(moment: datetime) -> str:
+    """ISO 8601 in UTC with a Z, to the second, as Mastodon emits and parses it."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def person(account: Account, urls: Urls) -> JsonObject:
+    username = account.username
+    return {
+        "@context": ACTOR_CONTEXT,
+        "id": urls.actor(username),
+        "type": "Person",
+        "preferredUsername": username,
+        "name": account.display_name,
+        "summary": "",
+        "url": urls.profile(username),
+        "inbox": urls.inbox(username),
+        "outbox": urls.outbox(username),
+        "followers": urls.followers(username),
+        "following": urls.following(username),
+        "featured": urls.featured(username),
+        "featuredTags": urls.featured_tags(username),
+        "endpoints": {"sharedInbox": urls.shared_inbox},
+        "manuallyApprovesFollowers": account.manually_approves_followers,
+        "discoverable": True,
+        "indexable": False,
+        "published": account.created_at.strftime("%Y-%m-%dT00:00:00Z"),
+        "publicKey": {
+            "id": urls.key_id(username),
+            "owner": urls.actor(username),
+            "publicKeyPem": account.public_key_pem,
+        },
+        "attachment": [],
+        "tag": [],
+    }
+
+
+def instance_actor(urls: Urls, public_key_pem: str) -> JsonObject:
+    """The server itself; it signs our fetches (Mastodon: instance_actor_serializer.rb)."""
+    return {
+        "@context": ACTOR_CONTEXT,
+        "id": urls.instance_actor,
+        "type": "Application",
+        # Mastodon uses the domain; it cannot collide with a member (no dots in usernames).
+        "preferredUsername": urls.domain,
+        "name": urls.domain,
+        "url": f"{urls.base}/",
+        "inbox": f"{urls.instance_actor}/inbox",
+        "outbox": f"{urls.instance_actor}/outbox",
+        "endpoints": {"sharedInbox": urls.shared_inbox},
+        "manuallyApprovesFollowers": True,
+        "publicKey": {
+            "id": urls.instance_key_id,
+            "owner": urls.instance_actor,
+            "publicKeyPem": public_key_pem,
+        },
+    }
+
+
+def addressing(post: Post, author: Account, urls: Urls) -> tuple[list[str], list[str]]:
+    """to/cc as Mastodon's StatusParser#visibility reads them (tag_manager.rb)."""
+    followers = urls.followers(author.username)
+    mentioned = [uri for uri in post.audience if uri not in (PUBLIC, followers)]
+    if post.visibility is Visibility.PUBLIC:
+        return [PUBLIC], [followers, *mentioned]
+    if post.visibility is Visibility.FOLLOWERS:
+        return [followers], mentioned
+    return mentioned, []
+
+
+def note(post: Post, author: Account, urls: Urls) -> JsonObject:
+    to, cc = addressing(post, author, urls)
+    document: JsonObject = {
+        "id": post.uri,
+        "type": "Note",
+        "summary": None,
+        "inReplyTo": post.in_reply_to,
+        "published": iso(post.published),
+        "url": post.url,
+        "attributedTo": urls.actor(author.username),
+        "to": to,
+        "cc": cc,
+        "sensitive": False,
+        "content": post.content_html,
+        "contentMap": {"en": post.content_html},
+        "attachment": [],
+        "tag": [],
+    }
+    if post.updated is not None:
+        document["updated"] = iso(post.updated)
+    return document
+
+
+def with_context(document: JsonObject, context: list[Any] | str = NOTE_CONTEXT) -> JsonObject:
+    return {"@context": context, **document}
+
+
+def create_note(post: Post, author: Account, urls: Urls) -> JsonObject:
+    body = note(post, author, urls)
+    return with_context(
+        {
+            "id": urls.note_activity(author.username, post.id),
+            "type": "Create",
+            "actor": urls.actor(author.username),
+            "published": body["published"],
+            "to": body["to"],
+            "cc": body["cc"],
+            "object": body,
+        }
+    )
+
+
+def update_note(post: Post, author: Account, urls: Urls, update_id: str) -> JsonObject:
+    body = note(post, author, urls)
+    return with_context(
+        {
+            "id": update_id,
+            "type": "Update",
+            "actor": urls.actor(author.username),
+            "published": body.get("updated", body["published"]),
+            "to": body["to"],
+            "cc": body["cc"],
+            "object": body,
+        }
+    )
+
+
+def delete_note(post: Post, author: Account, urls: Urls, delete_id: str) -> JsonObject:
+    to, cc = addressing(post, author, urls)
+    return with_context(
+        {
+            "id": delete_id,
+            "type": "Delete",
+            "actor": urls.actor(author.username),
+            "to": to,
+            "cc": cc,
+            "object": {"id": post.uri, "type": "Tombstone"},
+        },
+        AS_CONTEXT,
+    )
+
+
+def tombstone(uri: str, deleted_at: datetime | None) -> JsonObject:
+    document: JsonObject = {"@context": AS_CONTEXT, "id": uri, "type": "Tombstone"}
+    if deleted_at is not None:
+        document["deleted"] = iso(deleted_at)
+    return document
+
+
+def follow(activity_id: str, actor: str, target: str) -> JsonObject:
+    return {
+        "@context": AS_CONTEXT,
+        "id": activity_id,
+        "type": "Follow",
+        "actor": actor,
+        "object": target,
+    }
+
+
+def answer_follow(
+    kind: str, activity_id: str, actor: str, follow_id: str, follower: str
+) -> JsonObject:
+    """Accept or Reject embedding the whole Follow (Mastodon: accept_follow_serializer.rb)."""
+    return {
+        "@context": AS_CONTEXT,
+        "id": activity_id,
+        "type": kind,
+        "actor": actor,
+        "object": {"id": follow_id, "type": "Follow", "actor": follower, "object": actor},
+    }
+
+
+def undo(activity_id: str, actor: str, undone: JsonObject) -> JsonObject:
+    inner = {key: value for key, value in undone.items() if key != "@context"}
+    return {
+        "@context": AS_CONTEXT,
+        "id": activity_id,
+        "type": "Undo",
+        "actor": actor,
+        "object": inner,
+    }
+
+
+def update_actor(actor_document: JsonObject, update_id: str) -> JsonObject:
+    inner = {key: value for key, value in actor_document.items() if key != "@context"}
+    return {
+        "@context": actor_document.get("@context", AS_CONTEXT),
+        "id": update_id,
+        "type": "Update",
+        "actor": actor_document["id"],
+        "to": [PUBLIC],
+        "object": inner,
+    }
+
+
+def delete_actor(actor_uri: str) -> JsonObject:
+    return {
+        "@context": [AS_CONTEXT, SECURITY_CONTEXT],
+        "id": f"{actor_uri}#delete",
+        "type": "Delete",
+        "actor": actor_uri,
+        "to": [PUBLIC],
+        "object": actor_uri,
+    }
+
+
+def ordered_collection(collection_id: str, total: int, first: str | None) -> JsonObject:
+    document: JsonObject = {
+        "@context": AS_CONTEXT,
+        "id": collection_id,
+        "type": "OrderedCollection",
+        "totalItems": total,
+    }
+    if first is not None:
+        document["first"] = first
+    return document
+
+
+def ordered_page(
+    page_id: str, collection_id: str, items: list[Any], next_page: str | None
+) -> JsonObject:
+    document: JsonObject = {
+        "@context": AS_CONTEXT,
+        "id": page_id,
+        "type": "OrderedCollectionPage",
+        "partOf": collection_id,
+        "orderedItems": items,
+    }
+    if next_page is not None:
+        document["next"] = next_page
+    return document

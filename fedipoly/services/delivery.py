@@ -1,0 +1,204 @@
+"""Outbound delivery: one durable row per target inbox, leased by workers, retried with backoff.
+
+Persist, then process: `publish` only writes the activity and its delivery rows; `run_once`
+(called by any number of worker processes) claims due rows with a lease, signs each request
+afresh (so `Date` stays inside the receiver's window), sends it and records the outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from federation.client import FederationClient
+from federation.delivery import (
+    BreakerPolicy,
+    Outcome,
+    RetryPolicy,
+    breaker_retry_at,
+    decide,
+)
+from federation.errors import FederationError, ForbiddenAddress, PeerUnreachable
+from fedipoly.models import ClaimedDelivery, Clock, DeliveryState, OutboundActivity, new_id
+from fedipoly.services.keys import make_signer
+from fedipoly.store.base import Store
+from fedipoly.urls import Urls
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    batch_size: int = 50
+    concurrency: int = 16
+    lease_seconds: float = 120.0
+
+
+class Deliverer:
+    def __init__(
+        self,
+        store: Store,
+        client: FederationClient,
+        urls: Urls,
+        clock: Clock,
+        instance_private_key: str,
+        *,
+        settings: DeliverySettings = DeliverySettings(),
+        retry: RetryPolicy = RetryPolicy(),
+        breaker: BreakerPolicy = BreakerPolicy(),
+        rng: random.Random | None = None,
+    ) -> None:
+        self._store = store
+        self._client = client
+        self._urls = urls
+        self._clock = clock
+        self._instance_key = instance_private_key
+        self._settings = settings
+        self._retry = retry
+        self._breaker = breaker
+        self._rng = rng or random.Random()
+        self._keys: dict[str, tuple[str, str]] = {}
+
+    async def publish(
+        self,
+        activity: dict[str, Any],
+        *,
+        signer_account_id: str | None,
+        inboxes: list[str],
+    ) -> int:
+        """Queue an activity for every distinct inbox; returns how many deliveries were queued."""
+        targets = [inbox for inbox in inboxes if not self._urls.is_local(inbox)]
+        if not targets:
+            return 0
+        now = self._clock()
+        outbound = OutboundActivity(
+            id=str(activity.get("id") or f"{self._urls.base}/activities/{new_id(now)}"),
+            actor=str(activity["actor"]),
+            signer_account_id=signer_account_id,
+            activity_type=str(activity.get("type", "")),
+            raw=json.dumps(activity, separators=(",", ":")),
+            created_at=now,
+        )
+        return await self._store.create_outbound(outbound, targets, now=now)
+
+    async def run_once(self) -> bool:
+        """Claim and attempt one batch of due deliveries; True when there was work."""
+        claimed = await self._store.claim_deliveries(
+            now=self._clock(),
+            lease_seconds=self._settings.lease_seconds,
+            limit=self._settings.batch_size,
+        )
+        if not claimed:
+            return False
+        limit = asyncio.Semaphore(self._settings.concurrency)
+
+        async def attempt(item: ClaimedDelivery) -> None:
+            async with limit:
+                await self._attempt(item)
+
+        await asyncio.gather(*(attempt(item) for item in claimed))
+        return True
+
+    async def _signing_key(self, activity: OutboundActivity) -> tuple[str, str] | None:
+        """(keyId, private key PEM) of the activity's signer; member keys are cached."""
+        account_id = activity.signer_account_id
+        if account_id is None:
+            return self._urls.instance_key_id, self._instance_key
+        cached = self._keys.get(account_id)
+        if cached is None:
+            account = await self._store.get_account(account_id)
+            private = await self._store.get_private_key(account_id)
+            if account is None or private is None:
+                return None
+            cached = (self._urls.key_id(account.username), private)
+            self._keys[account_id] = cached
+        return cached
+
+    async def _attempt(self, claimed: ClaimedDelivery) -> None:
+        delivery, now = claimed.delivery, self._clock()
+        failures, last_failure = await self._store.host_failures(delivery.host)
+        reopens_at = breaker_retry_at(
+            self._breaker, consecutive_failures=failures, last_failure_at=last_failure, now=now
+        )
+        if reopens_at is not None:
+            # The host keeps failing: hold its deliveries until the breaker half-opens
+            # instead of spending attempts (and the receiver's patience) on it.
+            await self._store.postpone_delivery(claimed, reopens_at)
+            return
+        key = await self._signing_key(claimed.activity)
+        status: int | None = None
+        retry_after: float | None = None
+        error: str | None = None
+        if key is None:
+            error = "signer_missing"
+        else:
+            key_id, private_pem = key
+            try:
+                result = await self._client.post(
+                    delivery.inbox_url,
+                    claimed.activity.raw.encode(),
+                    signer=make_signer(key_id, private_pem, self._clock),
+                )
+                status, retry_after = result.status, result.retry_after
+                if status >= 400:
+                    log.info(
+                        "delivery to %s answered %s: %s",
+                        delivery.inbox_url,
+                        status,
+                        result.body_excerpt[:200],
+                    )
+            except ForbiddenAddress:
+                error = "forbidden_address"
+            except PeerUnreachable as failure:
+                error = f"unreachable: {failure}"
+            except FederationError as failure:
+                error = f"failed: {failure}"
+        await self._record(claimed, status, retry_after, error)
+
+    async def _record(
+        self,
+        claimed: ClaimedDelivery,
+        status: int | None,
+        retry_after: float | None,
+        error: str | None,
+    ) -> None:
+        now = self._clock()
+        delivery = claimed.delivery
+        decision = decide(
+            self._retry,
+            attempts_made=delivery.attempts + 1,
+            first_attempt_at=delivery.first_attempt_at or now,
+            now=now,
+            status=status,
+            retry_after=retry_after,
+            error=error,
+            rng=self._rng,
+        )
+        state = {
+            Outcome.DELIVERED: DeliveryState.DELIVERED,
+            Outcome.RETRY: DeliveryState.PENDING,
+            Outcome.GIVE_UP: DeliveryState.GAVE_UP,
+        }[decision.outcome]
+        await self._store.finish_delivery(
+            claimed,
+            state=state,
+            next_attempt_at=decision.next_attempt_at or now + timedelta(days=3650),
+            last_status=status,
+            last_error=error
+            or (None if decision.outcome is Outcome.DELIVERED else decision.reason),
+            now=now,
+        )
+        reachable = status is not None and status < 500
+        await self._store.record_host_result(delivery.host, ok=reachable, now=now)
+        if decision.outcome is Outcome.GIVE_UP:
+            log.warning(
+                "gave up delivering %s to %s: %s",
+                claimed.activity.id,
+                delivery.inbox_url,
+                decision.reason,
+            )

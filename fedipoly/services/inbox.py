@@ -1,0 +1,196 @@
+"""Incoming activities: stored once verified (persist, then process), then handled by a worker.
+
+The HTTP handler only verifies and stores; `process_once` does the work idempotently, so a
+crash between the two loses nothing and a redelivered activity changes nothing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import Any
+
+from federation.client import FederationClient, RequestSigner
+from federation.errors import FederationError
+from federation.inbox import VerifiedActivity
+from federation.vocab import id_of, same_origin
+from fedipoly.errors import FedipolyError
+from fedipoly.models import Clock, InboxItem, InboxState, RemoteActor
+from fedipoly.services.actors import RemoteActors
+from fedipoly.services.follows import FollowService
+from fedipoly.services.posts import PostService
+from fedipoly.store.base import Store
+from fedipoly.urls import Urls
+
+log = logging.getLogger(__name__)
+
+# Product rule: likes are never stored or counted (docs/product.md, rule 1).
+DROPPED_TYPES = frozenset({"Like", "EmojiReact", "Dislike"})
+HANDLED_TYPES = frozenset(
+    {"Follow", "Undo", "Accept", "Reject", "Create", "Update", "Delete", "Announce"}
+)
+NOTE_TYPES = frozenset({"Note", "Question", "Article", "Page"})
+MAX_ATTEMPTS = 5
+
+
+class InboxService:
+    def __init__(
+        self,
+        store: Store,
+        actors: RemoteActors,
+        follows: FollowService,
+        posts: PostService,
+        client: FederationClient,
+        instance_signer: RequestSigner,
+        urls: Urls,
+        clock: Clock,
+        *,
+        lease_seconds: float = 60.0,
+        batch_size: int = 20,
+    ) -> None:
+        self._store = store
+        self._actors = actors
+        self._follows = follows
+        self._posts = posts
+        self._client = client
+        self._signer = instance_signer
+        self._urls = urls
+        self._clock = clock
+        self._lease_seconds = lease_seconds
+        self._batch_size = batch_size
+
+    async def accept(self, verified: VerifiedActivity) -> bool:
+        """Store a verified activity for processing. False when it is dropped or a duplicate."""
+        activity_type = str(verified.activity.get("type", ""))
+        if activity_type in DROPPED_TYPES or activity_type not in HANDLED_TYPES:
+            return False  # answered 202 by the handler; nothing is kept
+        activity_id = id_of(verified.activity) or (
+            "urn:sha256:" + hashlib.sha256(verified.raw).hexdigest()
+        )
+        return await self._store.enqueue_inbox(
+            InboxItem(
+                activity_id=activity_id,
+                actor=verified.actor,
+                activity_type=activity_type,
+                raw=verified.raw.decode("utf-8", errors="replace"),
+                received_at=self._clock(),
+            )
+        )
+
+    async def process_once(self) -> bool:
+        items = await self._store.claim_inbox(
+            now=self._clock(), lease_seconds=self._lease_seconds, limit=self._batch_size
+        )
+        for item in items:
+            await self._process(item)
+        return bool(items)
+
+    async def _process(self, item: InboxItem) -> None:
+        try:
+            activity = json.loads(item.raw)
+            await self.handle(activity, item.actor)
+        except (FederationError, FedipolyError) as error:
+            # The peer's data is the problem (bad note, unreachable object): don't retry forever.
+            log.info("inbox activity %s not processed: %s", item.activity_id, error)
+            state = InboxState.PENDING if item.attempts < MAX_ATTEMPTS else InboxState.FAILED
+            if isinstance(error, FedipolyError) and error.status < 500:
+                state = InboxState.FAILED
+            await self._store.finish_inbox(item.activity_id, state, str(error)[:500])
+            return
+        await self._store.finish_inbox(item.activity_id, InboxState.DONE, None)
+
+    async def handle(self, activity: dict[str, Any], actor_uri: str) -> None:
+        kind = activity.get("type")
+        if kind == "Delete" and id_of(activity.get("object")) == actor_uri:
+            await self._store.delete_remote_actor(actor_uri)
+            return
+        actor = await self._actors.get(actor_uri)
+        if kind == "Follow":
+            await self._follows.on_follow(activity, actor)
+        elif kind in ("Accept", "Reject"):
+            await self._follows.on_accept_or_reject(activity, actor)
+        elif kind == "Undo":
+            await self._undo(activity, actor)
+        elif kind == "Create":
+            await self._create(activity, actor)
+        elif kind == "Update":
+            await self._update(activity, actor)
+        elif kind == "Delete":
+            target = id_of(activity.get("object"))
+            if target:
+                await self._posts.delete_remote(target, actor)
+        elif kind == "Announce":
+            await self._announce(activity, actor)
+
+    async def _undo(self, activity: dict[str, Any], actor: RemoteActor) -> None:
+        inner = activity.get("object")
+        if not isinstance(inner, dict):
+            return  # a bare id: we keep no state for what it might undo
+        if inner.get("type") == "Follow":
+            await self._follows.on_undo_follow(inner, actor)
+
+    async def _create(self, activity: dict[str, Any], actor: RemoteActor) -> None:
+        note = activity.get("object")
+        if not isinstance(note, dict) or note.get("type") not in NOTE_TYPES:
+            return
+        if note.get("attributedTo") not in (None, actor.uri):
+            return  # the verifier refuses this; kept as a second line of defence
+        if not await self._is_relevant(note, actor):
+            return  # like Mastodon's related_to_local_activity?: nobody here asked for it
+        await self._posts.ingest_remote(note, actor)
+
+    async def _is_relevant(self, note: dict[str, Any], actor: RemoteActor) -> bool:
+        if await self._store.local_follower_ids(actor.uri):
+            return True
+        parsed_audience = [id_of(value) for value in _addresses(note)]
+        if any(address and self._urls.local_username(address) for address in parsed_audience):
+            return True
+        reply_to = id_of(note.get("inReplyTo"))
+        return bool(reply_to and self._urls.is_local(reply_to))
+
+    async def _update(self, activity: dict[str, Any], actor: RemoteActor) -> None:
+        obj = activity.get("object")
+        if not isinstance(obj, dict):
+            return
+        if obj.get("id") == actor.uri:
+            await self._actors.fetch(actor.uri)  # take the profile from its origin, not the body
+        elif obj.get("type") in NOTE_TYPES:
+            await self._posts.update_remote(obj, actor)
+
+    async def _announce(self, activity: dict[str, Any], actor: RemoteActor) -> None:
+        """A boost: fetch the object from its own origin rather than trusting an embedded copy."""
+        object_id = id_of(activity.get("object"))
+        if object_id is None:
+            return
+        if self._urls.is_local(object_id):
+            return  # a boost of one of our posts; no counts are kept (no popularity metrics)
+        if not await self._store.local_follower_ids(actor.uri):
+            return
+        existing = await self._store.get_post_by_uri(object_id)
+        if existing is None:
+            fetched = await self._client.get_json(object_id, signer=self._signer)
+            note = fetched.data or {}
+            author_uri = id_of(note.get("attributedTo"))
+            if (
+                author_uri is None
+                or id_of(note) != object_id
+                or not same_origin(object_id, author_uri)
+                or not same_origin(fetched.url, object_id)
+            ):
+                return
+            author = await self._actors.get(author_uri)
+            existing = await self._posts.ingest_remote(note, author)
+        if existing is not None:
+            await self._posts.share_to_followers_of(existing, actor)
+
+
+def _addresses(note: dict[str, Any]) -> list[Any]:
+    values: list[Any] = []
+    for field in ("to", "cc", "bto", "bcc"):
+        value = note.get(field)
+        values.extend(value if isinstance(value, list) else [value] if value else [])
+    for tag in note.get("tag") or []:
+        if isinstance(tag, dict) and tag.get("type") == "Mention":
+            values.append(tag.get("href"))
+    return values

@@ -1,0 +1,83 @@
+"""Text to safe HTML: local plain text is escaped and linked; remote HTML is sanitised."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import nh3
+
+URL_PATTERN = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
+
+# The subset Mastodon's own sanitiser keeps (docs: spec/activitypub.md "HTML sanitization");
+# anything else would be stripped by peers anyway, and scripts or styles never pass.
+ALLOWED_TAGS = {
+    "p",
+    "br",
+    "span",
+    "a",
+    "del",
+    "pre",
+    "code",
+    "em",
+    "strong",
+    "b",
+    "i",
+    "u",
+    "ul",
+    "ol",
+    "li",
+    "blockquote",
+}
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "class"},
+    "span": {"class"},
+    "ol": {"start", "reversed"},
+    "li": {"value"},
+}
+ALLOWED_SCHEMES = {"http", "https"}
+ALLOWED_CLASSES = {"mention", "hashtag", "ellipsis", "invisible", "h-card", "u-url"}
+
+
+def _keep_class(tag: str, attribute: str, value: str) -> str | None:
+    if attribute != "class":
+        return value
+    kept = [name for name in value.split() if name in ALLOWED_CLASSES]
+    return " ".join(kept) or None
+
+
+def sanitize_html(untrusted: str) -> str:
+    """Remote or stored HTML made safe to embed in our pages and to send to peers."""
+    return nh3.clean(
+        untrusted,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=ALLOWED_SCHEMES,
+        attribute_filter=_keep_class,
+        link_rel="nofollow noopener noreferrer",
+        strip_comments=True,
+    )
+
+
+def _link_urls(escaped_line: str) -> str:
+    def link(match: re.Match[str]) -> str:
+        url = match.group(0)
+        return f'<a href="{url}" rel="nofollow noopener noreferrer">{url}</a>'
+
+    return URL_PATTERN.sub(link, escaped_line)
+
+
+def plain_text_to_html(text: str) -> str:
+    """Paragraphs on blank lines, <br> on single newlines, http(s) URLs linked."""
+    paragraphs = [part for part in re.split(r"\n\s*\n", text.strip()) if part.strip()]
+    rendered = []
+    for paragraph in paragraphs:
+        lines = [_link_urls(html.escape(line, quote=True)) for line in paragraph.splitlines()]
+        rendered.append("<p>" + "<br>".join(lines) + "</p>")
+    return sanitize_html("".join(rendered))
+
+
+def html_to_text(fragment: str) -> str:
+    """A plain-text rendering of sanitised HTML, for previews and search."""
+    with_breaks = re.sub(r"<br\s*/?>|</p>", "\n", fragment)
+    return html.unescape(nh3.clean(with_breaks, tags=set())).strip()

@@ -1,0 +1,355 @@
+"""ActivityPub and discovery endpoints: WebFinger, host-meta, NodeInfo, actors, inboxes,
+outboxes, follower collections and notes. Thin: verification and work live in the services."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from federation.errors import WebFingerError
+from federation.inbox import InboxRejected, SkipActivity
+from federation.nodeinfo import (
+    NODEINFO_VERSIONS,
+    nodeinfo_content_type,
+    nodeinfo_document,
+    nodeinfo_links,
+)
+from federation.vocab import ACTIVITY_JSON, AS_CONTEXT, is_activitypub_media_type
+from federation.webfinger import (
+    JRD_CONTENT_TYPE,
+    XRD_CONTENT_TYPE,
+    build_jrd,
+    host_meta_json,
+    host_meta_xml,
+    parse_acct,
+)
+from fedipoly import __version__, appkeys, render
+from fedipoly.errors import Gone, NotFound, PayloadTooLarge, ValidationFailed
+from fedipoly.models import Account, FollowState
+from fedipoly.services.posts import decode_cursor, encode_cursor
+
+routes = web.RouteTableDef()
+
+AS_JSON_TYPE = f"{ACTIVITY_JSON}; charset=utf-8"
+COLLECTION_PAGE_SIZE = 20
+CORS = {"Access-Control-Allow-Origin": "*"}
+
+
+def activity_json(document: dict[str, Any], status: int = 200) -> web.Response:
+    """AS2 with the content type Mastodon insists on (jsonld_helper.rb, since 4.2.5)."""
+    return web.Response(
+        body=json.dumps(document, separators=(",", ":")).encode(),
+        status=status,
+        content_type=ACTIVITY_JSON,
+        charset="utf-8",
+        headers={"Vary": "Accept"},
+    )
+
+
+def wants_activitypub(request: web.Request) -> bool:
+    return is_activitypub_media_type(request.headers.get("Accept", ""))
+
+
+async def member(request: web.Request) -> Account:
+    account = await request.app[appkeys.STORE].get_account_by_username(
+        request.match_info["username"].lower()
+    )
+    if account is None:
+        raise NotFound("no such member")
+    if account.suspended:
+        raise Gone("this account is suspended")
+    return account
+
+
+# --- discovery ---------------------------------------------------------------------------
+
+
+@routes.get("/.well-known/webfinger")
+async def webfinger(request: web.Request) -> web.Response:
+    urls = request.app[appkeys.URLS]
+    resource = request.query.get("resource", "").strip()
+    if not resource:
+        return web.json_response(
+            {"error": "the resource parameter is required"}, status=400, headers=CORS
+        )
+    username: str | None
+    if resource.startswith(("http://", "https://")):
+        username = urls.local_username(resource) or _profile_username(urls.base, resource)
+        if resource == urls.instance_actor:
+            username = urls.domain
+    else:
+        try:
+            username, host = parse_acct(resource)
+        except WebFingerError as error:
+            return web.json_response({"error": str(error)}, status=400, headers=CORS)
+        if host != urls.domain:
+            return web.json_response(
+                {"error": "not a resource of this server"}, status=404, headers=CORS
+            )
+    if username is None:
+        return web.json_response({"error": "no such resource"}, status=404, headers=CORS)
+    if username.lower() == urls.domain:
+        jrd = build_jrd(
+            subject=f"acct:{urls.domain}@{urls.domain}",
+            actor_url=urls.instance_actor,
+            profile_url=f"{urls.base}/",
+        )
+        return web.json_response(jrd, content_type=JRD_CONTENT_TYPE, headers=CORS)
+    account = await request.app[appkeys.STORE].get_account_by_username(username.lower())
+    if account is None:
+        return web.json_response({"error": "no such account"}, status=404, headers=CORS)
+    if account.suspended:
+        return web.json_response({"error": "this account is gone"}, status=410, headers=CORS)
+    jrd = build_jrd(
+        subject=f"acct:{account.username}@{urls.domain}",
+        actor_url=urls.actor(account.username),
+        profile_url=urls.profile(account.username),
+        aliases=[urls.profile(account.username), urls.actor(account.username)],
+    )
+    return web.json_response(jrd, content_type=JRD_CONTENT_TYPE, headers=CORS)
+
+
+def _profile_username(base: str, url: str) -> str | None:
+    prefix = f"{base}/@"
+    rest = url[len(prefix) :] if url.startswith(prefix) else ""
+    return rest if rest and "/" not in rest else None
+
+
+@routes.get("/.well-known/host-meta")
+async def host_meta(request: web.Request) -> web.Response:
+    base = request.app[appkeys.URLS].base
+    if "json" in request.headers.get("Accept", ""):
+        return web.json_response(host_meta_json(base), headers=CORS)
+    return web.Response(text=host_meta_xml(base), content_type=XRD_CONTENT_TYPE, headers=CORS)
+
+
+@routes.get("/.well-known/host-meta.json")
+async def host_meta_as_json(request: web.Request) -> web.Response:
+    return web.json_response(host_meta_json(request.app[appkeys.URLS].base), headers=CORS)
+
+
+@routes.get("/.well-known/nodeinfo")
+async def nodeinfo_discovery(request: web.Request) -> web.Response:
+    return web.json_response(nodeinfo_links(request.app[appkeys.URLS].base), headers=CORS)
+
+
+@routes.get("/nodeinfo/{version}")
+async def nodeinfo(request: web.Request) -> web.Response:
+    version = request.match_info["version"]
+    if version not in NODEINFO_VERSIONS:
+        raise NotFound("unknown NodeInfo version")
+    store, config = request.app[appkeys.STORE], request.app[appkeys.CONFIG]
+    users = await store.count_accounts()
+    document = nodeinfo_document(
+        version=version,
+        software_name="fedipoly",
+        software_version=__version__,
+        repository=None,
+        open_registrations=config.registration.mode == "open",
+        users_total=users,
+        users_active_month=users,
+        users_active_halfyear=users,
+        local_posts=0,
+        metadata={"nodeName": config.server.domain},
+    )
+    return web.Response(
+        body=json.dumps(document).encode(),
+        content_type="application/json",
+        headers={**CORS, "Content-Type": nodeinfo_content_type(version)},
+    )
+
+
+# --- actors ------------------------------------------------------------------------------
+
+
+@routes.get("/users/{username}")
+async def actor(request: web.Request) -> web.StreamResponse:
+    account = await member(request)
+    urls = request.app[appkeys.URLS]
+    if not wants_activitypub(request):
+        raise web.HTTPSeeOther(urls.profile(account.username), headers={"Vary": "Accept"})
+    return activity_json(render.person(account, urls))
+
+
+@routes.get("/actor")
+async def instance_actor(request: web.Request) -> web.Response:
+    keys = request.app[appkeys.INSTANCE_KEYS]
+    return activity_json(render.instance_actor(request.app[appkeys.URLS], keys.public_pem))
+
+
+# --- inboxes -----------------------------------------------------------------------------
+
+
+async def read_capped(request: web.Request, limit: int) -> bytes:
+    """The body, refusing (413) anything larger than `limit` before reading it all."""
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+    body = await request.content.read(limit + 1)
+    if len(body) > limit:
+        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+    return body
+
+
+async def _receive(request: web.Request) -> web.Response:
+    config = request.app[appkeys.CONFIG]
+    body = await read_capped(request, config.federation.max_inbox_bytes)
+    try:
+        verified = await request.app[appkeys.VERIFIER].verify(
+            method=request.method, target=request.raw_path, headers=request.headers, body=body
+        )
+    except SkipActivity:
+        return web.Response(status=202)
+    except InboxRejected as rejected:
+        return web.json_response({"error": str(rejected), "detail": None}, status=rejected.status)
+    await request.app[appkeys.INBOX].accept(verified)
+    return web.Response(status=202)
+
+
+@routes.post("/users/{username}/inbox")
+async def member_inbox(request: web.Request) -> web.Response:
+    await member(request)
+    return await _receive(request)
+
+
+@routes.post("/inbox")
+async def shared_inbox(request: web.Request) -> web.Response:
+    return await _receive(request)
+
+
+@routes.post("/actor/inbox")
+async def instance_inbox(request: web.Request) -> web.Response:
+    return await _receive(request)
+
+
+# --- collections -------------------------------------------------------------------------
+
+
+def _page_url(collection: str, before: str | None) -> str:
+    query = {"page": "true"} | ({"before": before} if before else {})
+    return f"{collection}?{urlencode(query)}"
+
+
+@routes.get("/users/{username}/outbox")
+async def outbox(request: web.Request) -> web.Response:
+    account = await member(request)
+    urls, posts = request.app[appkeys.URLS], request.app[appkeys.POSTS]
+    collection = urls.outbox(account.username)
+    if request.query.get("page") != "true":
+        total = await posts.count_public_posts(account)
+        return activity_json(
+            render.ordered_collection(collection, total, _page_url(collection, None))
+        )
+    before = request.query.get("before")
+    page = await posts.public_posts(
+        account, before=decode_cursor(before), limit=COLLECTION_PAGE_SIZE
+    )
+    items = [render.create_note(post, account, urls) for post in page]
+    for item in items:
+        item.pop("@context", None)
+    next_page = (
+        _page_url(collection, encode_cursor(page[-1].published, page[-1].id))
+        if len(page) == COLLECTION_PAGE_SIZE
+        else None
+    )
+    return activity_json(
+        render.ordered_page(_page_url(collection, before), collection, items, next_page)
+    )
+
+
+async def _follow_collection(request: web.Request, *, followers: bool) -> web.Response:
+    account = await member(request)
+    urls, store = request.app[appkeys.URLS], request.app[appkeys.STORE]
+    me = urls.actor(account.username)
+    collection = urls.followers(account.username) if followers else urls.following(account.username)
+    if request.query.get("page") != "true":
+        total = await (store.count_followers(me) if followers else store.count_following(me))
+        return activity_json(
+            render.ordered_collection(collection, total, _page_url(collection, None))
+        )
+    before_raw = request.query.get("before")
+    before = decode_cursor(before_raw)
+    lister = store.list_followers if followers else store.list_following
+    follows = await lister(me, FollowState.ACCEPTED, before=before, limit=COLLECTION_PAGE_SIZE)
+    items = [follow.follower if followers else follow.followed for follow in follows]
+    next_page = (
+        _page_url(collection, encode_cursor(follows[-1].created_at, follows[-1].id))
+        if len(follows) == COLLECTION_PAGE_SIZE
+        else None
+    )
+    return activity_json(
+        render.ordered_page(_page_url(collection, before_raw), collection, items, next_page)
+    )
+
+
+@routes.get("/users/{username}/followers")
+async def followers_collection(request: web.Request) -> web.Response:
+    return await _follow_collection(request, followers=True)
+
+
+@routes.get("/users/{username}/following")
+async def following_collection(request: web.Request) -> web.Response:
+    return await _follow_collection(request, followers=False)
+
+
+@routes.get("/users/{username}/collections/featured")
+async def featured(request: web.Request) -> web.Response:
+    account = await member(request)
+    urls = request.app[appkeys.URLS]
+    document = render.ordered_collection(urls.featured(account.username), 0, None)
+    document["orderedItems"] = []
+    return activity_json(document)
+
+
+@routes.get("/users/{username}/collections/tags")
+async def featured_tags(request: web.Request) -> web.Response:
+    account = await member(request)
+    urls = request.app[appkeys.URLS]
+    return activity_json(
+        {
+            "@context": AS_CONTEXT,
+            "id": urls.featured_tags(account.username),
+            "type": "Collection",
+            "totalItems": 0,
+            "items": [],
+        }
+    )
+
+
+# --- notes -------------------------------------------------------------------------------
+
+
+async def _public_note(request: web.Request) -> tuple[Account, Any]:
+    username, post_id = request.match_info["username"], request.match_info["post_id"]
+    try:
+        return await request.app[appkeys.POSTS].local_post(username.lower(), post_id)
+    except ValidationFailed:
+        raise NotFound("no such post") from None
+
+
+@routes.get("/users/{username}/statuses/{post_id}")
+async def note(request: web.Request) -> web.StreamResponse:
+    urls = request.app[appkeys.URLS]
+    try:
+        account, post = await _public_note(request)
+    except Gone:
+        uri = urls.note(request.match_info["username"], request.match_info["post_id"])
+        deleted = await request.app[appkeys.STORE].get_post_by_uri(uri)
+        return activity_json(
+            render.tombstone(uri, deleted.deleted_at if deleted else None), status=410
+        )
+    if post.visibility.value != "public":
+        raise NotFound("no such post")  # only the audience may see it; never leak existence
+    if not wants_activitypub(request):
+        raise web.HTTPSeeOther(urls.note_page(account.username, post.id))
+    return activity_json(render.with_context(render.note(post, account, urls)))
+
+
+@routes.get("/users/{username}/statuses/{post_id}/activity")
+async def note_activity(request: web.Request) -> web.Response:
+    account, post = await _public_note(request)
+    if post.visibility.value != "public":
+        raise NotFound("no such post")
+    return activity_json(render.create_note(post, account, request.app[appkeys.URLS]))
