@@ -24,6 +24,7 @@ from fedipoly.services.follows import FollowService
 from fedipoly.services.inbox import InboxService
 from fedipoly.services.keys import load_instance_keys, make_signer
 from fedipoly.services.posts import PostService
+from fedipoly.services.profiles import ProfileService
 from fedipoly.store import Store, create_store
 from fedipoly.urls import Urls
 from fedipoly.web import activitypub, api, health, openapi, pages
@@ -87,6 +88,7 @@ async def build_federation(app: web.Application, client: FederationClient) -> No
     app[appkeys.DELIVERER] = deliverer
     app[appkeys.POSTS] = posts
     app[appkeys.FOLLOWS] = follows
+    app[appkeys.PROFILES] = ProfileService(store, deliverer, urls, clock)
     app[appkeys.VERIFIER] = InboxVerifier(
         KeyResolver(client, actors, instance_signer),
         local_origin=urls.base,

@@ -15,6 +15,7 @@ from fedipoly.services.delivery import Deliverer
 from fedipoly.services.follows import FollowService
 from fedipoly.services.inbox import InboxService
 from fedipoly.services.posts import PostService
+from fedipoly.services.profiles import ProfileService
 from fedipoly.store.base import Store
 from fedipoly.urls import Urls
 from fedipoly.workers import WorkerPool
@@ -34,3 +35,4 @@ DELIVERER = web.AppKey("deliverer", Deliverer)
 FOLLOWS = web.AppKey("follows", FollowService)
 POSTS = web.AppKey("posts", PostService)
 INBOX = web.AppKey("inbox", InboxService)
+PROFILES = web.AppKey("profiles", ProfileService)

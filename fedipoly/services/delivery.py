@@ -22,6 +22,7 @@ from federation.delivery import (
     RetryPolicy,
     breaker_retry_at,
     decide,
+    is_host_failure,
 )
 from federation.errors import FederationError, ForbiddenAddress, PeerUnreachable
 from fedipoly.models import ClaimedDelivery, Clock, DeliveryState, OutboundActivity, new_id
@@ -193,8 +194,9 @@ class Deliverer:
             or (None if decision.outcome is Outcome.DELIVERED else decision.reason),
             now=now,
         )
-        reachable = status is not None and status < 500
-        await self._store.record_host_result(delivery.host, ok=reachable, now=now)
+        await self._store.record_host_result(
+            delivery.host, ok=not is_host_failure(status=status, error=error), now=now
+        )
         if decision.outcome is Outcome.GIVE_UP:
             log.warning(
                 "gave up delivering %s to %s: %s",

@@ -45,7 +45,8 @@ def _error_response(
     response = aiohttp_jinja2.render_template(
         "error.html",
         request,
-        base_template_context(request) | {"status": status, "message": message}, status=status
+        base_template_context(request) | {"status": status, "message": message},
+        status=status,
     )
     response.headers.update(headers)
     return response

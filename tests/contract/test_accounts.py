@@ -186,3 +186,13 @@ async def test_a_setting_is_written_once_and_the_first_value_wins(store: Store) 
     assert await store.put_setting_if_absent("instance_key", "first") == "first"
     assert await store.put_setting_if_absent("instance_key", "second") == "first"
     assert await store.get_setting("instance_key") == "first"
+
+
+async def test_the_profile_basics_can_change(store: Store) -> None:
+    alice = await store.create_account(new_account("alice"), invite_code=None, now=utc_now())
+    changed = await store.update_account_profile(
+        alice.id, display_name="Alice A.", manually_approves_followers=True
+    )
+    assert changed is not None
+    assert changed.display_name == "Alice A." and changed.manually_approves_followers
+    assert await store.get_account(alice.id) == changed

@@ -60,7 +60,7 @@ def test_is_public_address(value: str, expected: bool) -> None:
         ("garbage", False, False),
         # Accept headers: any acceptable range qualifies, q=0 means "not acceptable".
         (f"text/html, {ACTIVITY_JSON}", True, True),
-        (f'application/activity+json, {LD_JSON_PROFILE}', True, True),
+        (f"application/activity+json, {LD_JSON_PROFILE}", True, True),
         (f"{ACTIVITY_JSON};q=0, text/html", False, False),
         # A comma inside a quoted profile does not split the range.
         ('application/ld+json; profile="a,b https://www.w3.org/ns/activitystreams"', True, True),
@@ -157,7 +157,7 @@ def test_audience() -> None:
 
 
 def test_parse_json_object() -> None:
-    doc = {"type": "Note", "content": "[[[{{{ brackets in strings do not count \\\" ]]]", "n": 1}
+    doc = {"type": "Note", "content": '[[[{{{ brackets in strings do not count \\" ]]]', "n": 1}
     assert parse_json_object(json.dumps(doc).encode(), max_bytes=1000) == doc
 
 

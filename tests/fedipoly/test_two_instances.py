@@ -79,3 +79,58 @@ async def _contains(instance, reader, uri: str) -> bool:  # type: ignore[no-unty
 
 async def _no_pending(store) -> bool:  # type: ignore[no-untyped-def]
     return await store.count_deliveries(DeliveryState.PENDING) == 0
+
+
+async def test_manual_approval_profile_updates_and_rejection_across_instances(
+    tmp_path: Path, backend: str, mongo_url: str | None
+) -> None:
+    async with running_instances(tmp_path, ["alpha", "beta"], backend=backend,
+                                 mongo_url=mongo_url) as instances:
+        alpha, beta = instances["alpha"], instances["beta"]
+        alice = await alpha.member("alice")
+        bob, carol = await beta.member("bob"), await beta.member("carol")
+        alice = await alpha.app[appkeys.PROFILES].update_basics(
+            alice, display_name="Alice Approves", manually_approves_followers=True
+        )
+        alpha_store, beta_store = alpha.app[appkeys.STORE], beta.app[appkeys.STORE]
+        follows_b = beta.app[appkeys.FOLLOWS]
+        await follows_b.follow(bob, alpha.handle("alice"))
+        await follows_b.follow(carol, alpha.handle("alice"))
+
+        async def two_requests() -> bool:
+            pending = await alpha_store.list_followers(
+                alpha.actor("alice"), FollowState.PENDING, before=None, limit=10
+            )
+            return len(pending) == 2
+
+        await eventually(two_requests)
+        cached = await beta_store.get_remote_actor(alpha.actor("alice"))
+        assert cached is not None and cached.manually_approves_followers
+        assert cached.display_name == "Alice Approves"
+
+        follows_a = alpha.app[appkeys.FOLLOWS]
+        await follows_a.approve(alice, beta.actor("bob"))
+        await follows_a.reject(alice, beta.actor("carol"))
+
+        async def answered() -> bool:
+            bob_follow = await beta_store.get_follow(beta.actor("bob"), alpha.actor("alice"))
+            carol_follow = await beta_store.get_follow(beta.actor("carol"), alpha.actor("alice"))
+            return (
+                bob_follow is not None
+                and bob_follow.state is FollowState.ACCEPTED
+                and carol_follow is None
+            )
+
+        await eventually(answered)
+        assert await alpha_store.count_followers(alpha.actor("alice")) == 1
+
+        # A profile change reaches the follower's server as Update{Person}.
+        await alpha.app[appkeys.PROFILES].update_basics(
+            alice, display_name="Alice Renamed", manually_approves_followers=False
+        )
+
+        async def renamed() -> bool:
+            actor = await beta_store.get_remote_actor(alpha.actor("alice"))
+            return actor is not None and actor.display_name == "Alice Renamed"
+
+        await eventually(renamed)

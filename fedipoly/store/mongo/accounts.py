@@ -123,6 +123,20 @@ class MongoAccounts(MongoCore):
     async def set_role(self, account_id: str, role: Role) -> None:
         await self.mdb.accounts.update_one({"_id": account_id}, {"$set": {"role": role.value}})
 
+    async def update_account_profile(
+        self, account_id: str, *, display_name: str, manually_approves_followers: bool
+    ) -> Account | None:
+        await self.mdb.accounts.update_one(
+            {"_id": account_id},
+            {
+                "$set": {
+                    "display_name": display_name,
+                    "manually_approves_followers": manually_approves_followers,
+                }
+            },
+        )
+        return await self.get_account(account_id)
+
     async def count_accounts(self) -> int:
         return await self.mdb.accounts.count_documents({})
 

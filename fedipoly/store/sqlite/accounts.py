@@ -129,6 +129,15 @@ class SqliteAccounts(SqliteCore):
     async def set_role(self, account_id: str, role: Role) -> None:
         await self.execute("UPDATE accounts SET role = ? WHERE id = ?", (role.value, account_id))
 
+    async def update_account_profile(
+        self, account_id: str, *, display_name: str, manually_approves_followers: bool
+    ) -> Account | None:
+        await self.execute(
+            "UPDATE accounts SET display_name = ?, manually_approves_followers = ? WHERE id = ?",
+            (display_name, int(manually_approves_followers), account_id),
+        )
+        return await self.get_account(account_id)
+
     async def count_accounts(self) -> int:
         row = await self.fetch_one("SELECT COUNT(*) AS n FROM accounts")
         return int(row["n"]) if row else 0
