@@ -6,8 +6,10 @@ checked key ownership afterwards). The pipeline, cheapest and least trusting fir
 
 1. size cap (413), then JSON object with a nesting cap (400), then the basic shape: a
    ``type`` and a single ``actor`` URL (400);
-2. the HTTP signature is parsed and its time window checked (401) -- before any network I/O,
-   so replayed or malformed requests cost no key fetch;
+2. the HTTP signature is parsed, the request must be addressed to this server (``Host``) and
+   the signature's time window is checked (401) -- before any network I/O, so replayed or
+   malformed requests cost no key fetch; an actor on this server's own origin is refused
+   (403) before its key is looked up;
 3. the key: cached first, else fetched; if a *cached* key fails, it is refetched once (key
    rotation, SWICG "ActivityPub and HTTP Signatures" step 10) -- except for an actor deleting
    itself, whose key fetch would answer 410: only a cached key is used, and without one the
@@ -31,6 +33,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from federation.errors import (
     FederationError,
@@ -332,6 +335,7 @@ class InboxVerifier:
             parsed = parse_signature(method, target, headers, scheme=self._scheme)
         except SignatureError as exc:
             raise InboxRejected(401, str(exc)) from exc
+        self._check_host(headers)
         now = self._clock()
         _check_time_window(parsed, now)
         try:
@@ -344,6 +348,10 @@ class InboxVerifier:
             raise InboxRejected(
                 401, f"Signature keyId {parsed.key_id} is not on the actor's origin ({actor})"
             )
+        if key_origin == self._local_origin:
+            # Our own actors never deliver to us over HTTP; from outside this can only be
+            # impersonation. Refused before the key lookup, which would fetch from ourselves.
+            raise InboxRejected(403, f"The actor {actor} claims to be an actor of this server")
 
         key = await self._verified_key(
             parsed, kind=kind, actor=actor, activity=activity, headers=headers, body=body, now=now
@@ -356,6 +364,27 @@ class InboxVerifier:
             )
         self._check_ids(activity, kind=kind, actor=actor)
         return VerifiedActivity(activity=activity, actor=actor, key_id=parsed.key_id, raw=body)
+
+    def _check_host(self, headers: Mapping[str, str]) -> None:
+        """The request must be addressed to this server.
+
+        The signature covers ``Host`` (cavage) or the authority (RFC 9421), but as the
+        *received* value: a request genuinely signed for another server, replayed here with
+        its own ``Host``, verifies. Misskey CVE-2023-49079 (GHSA-3f39-6537-3cgc) let such
+        requests through; Mastodon refuses other hosts before routing (Rails ``config.hosts``).
+        """
+        hosts = [value for name, value in headers.items() if name.lower() == "host"]
+        try:
+            ours = len(hosts) == 1 and origin_of(f"{self._scheme}://{hosts[0]}/") == origin_of(
+                f"{self._scheme}://{urlsplit(self._local_origin).netloc}/"
+            )
+        except ValueError:
+            ours = False
+        if not ours:
+            raise InboxRejected(
+                401,
+                f"Request signed for host {hosts!r}, not for this server ({self._local_origin})",
+            )
 
     # -- the key -----------------------------------------------------------------------------
 

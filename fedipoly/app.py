@@ -27,7 +27,7 @@ from fedipoly.services.posts import PostService
 from fedipoly.services.profiles import ProfileService
 from fedipoly.store import Store, create_store
 from fedipoly.urls import Urls
-from fedipoly.web import activitypub, api, health, openapi, pages
+from fedipoly.web import activitypub, api, health, openapi, pages, social_api, social_pages
 from fedipoly.web.middlewares import (
     csrf_middleware,
     error_middleware,
@@ -167,7 +167,15 @@ def create_app(
     app.cleanup_ctx.append(storage_ctx)
     app.cleanup_ctx.append(federation_ctx)
     app.cleanup_ctx.append(workers_ctx)
-    for table in (health.routes, activitypub.routes, openapi.routes, api.routes, pages.routes):
+    for table in (
+        health.routes,
+        activitypub.routes,
+        openapi.routes,
+        api.routes,
+        social_api.routes,
+        social_pages.routes,
+        pages.routes,
+    ):
         app.router.add_routes(table)
     app.router.add_static("/static/", PACKAGE_DIR / "static", name="static")
     return app

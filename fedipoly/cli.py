@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--config",
         metavar="PATH",
-        default=os.environ.get("FEDIPOLY_CONFIG"),
+        default=os.environ.get("FEDIPOLY_CONFIG") or None,
         help="TOML configuration file (default: $FEDIPOLY_CONFIG, else built-in defaults); "
         "FEDIPOLY_<SECTION>_<KEY> variables override single options",
     )
@@ -125,22 +125,23 @@ def _configure_logging(config: Config, command: str) -> None:
     )
 
 
-async def announce_bootstrap_invite(app: web.Application) -> None:
-    """On an instance without accounts, log the one-use link that creates the admin account."""
-    invite = await app[appkeys.ACCOUNTS].ensure_bootstrap_invite()
-    if invite is not None:
-        base_url = app[appkeys.CONFIG].server.base_url
-        log.warning(
-            "No accounts yet: open %s/signup?invite=%s to create the admin account",
-            base_url,
-            invite.code,
-        )
-
-
 def _serve(config: Config, args: argparse.Namespace, _out: TextIO) -> None:
     app = create_app(config, run_workers=not args.no_workers)
-    # Runs after the store is opened (cleanup_ctx starts first) and before the port is bound.
-    app.on_startup.append(announce_bootstrap_invite)
+    bootstrap_links: list[str] = []
+
+    async def find_bootstrap_invite(app: web.Application) -> None:
+        # on_startup runs after the store is opened (cleanup_ctx starts first).
+        invite = await app[appkeys.ACCOUNTS].ensure_bootstrap_invite()
+        if invite is not None:
+            bootstrap_links.append(f"{config.server.base_url}/signup?invite={invite.code}")
+
+    def listening(message: str) -> None:
+        # run_app calls this once the port is bound, so the link works when it is shown.
+        log.info("%s", " ".join(message.replace("=", " ").split()))
+        for link in bootstrap_links:
+            log.warning("No accounts yet: open %s to create the admin account", link)
+
+    app.on_startup.append(find_bootstrap_invite)
     # run_app handles SIGINT and SIGTERM: it stops accepting, lets in-flight requests finish
     # for up to shutdown_timeout, then runs cleanup (which stops the workers the same way).
     web.run_app(
@@ -148,7 +149,7 @@ def _serve(config: Config, args: argparse.Namespace, _out: TextIO) -> None:
         host=config.server.host,
         port=config.server.port,
         shutdown_timeout=config.server.shutdown_timeout_seconds,
-        print=lambda message: log.info("%s", " ".join(message.replace("=", " ").split())),
+        print=listening,
         access_log=None,
     )
 

@@ -75,3 +75,9 @@ class EmailTaken(Conflict):
 
 class InvalidInvite(ValidationFailed):
     code = "invalid_invite"
+
+
+class BadgeTaken(Conflict):
+    """A badge with that slug exists already (whatever its status)."""
+
+    code = "badge_taken"

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from fedipoly.names import badge_hashtag
+
 Clock = Callable[[], datetime]
 
 
@@ -243,3 +245,88 @@ class Post:
 class TimelinePage:
     posts: list[Post]
     next_cursor: str | None
+
+
+# --- profiles and badges ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProfileLink:
+    label: str
+    url: str  # an http(s) URL, validated by the profile service
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What a member says about what they do. A member who never saved one gets these defaults."""
+
+    account_id: str
+    headline: str = ""
+    bio: str = ""  # the plain text the member wrote
+    bio_html: str = ""  # bio rendered to safe HTML when saved
+    positions: tuple[str, ...] = ()  # at most two short lines: jobs take little space
+    links: tuple[ProfileLink, ...] = ()
+    discoverable: bool = True  # listed on badge pages and in search
+    avatar_media_id: str | None = None  # a media reference; upload and encoding live elsewhere
+    updated_at: datetime | None = None
+
+
+class BadgeStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class Badge:
+    id: str
+    slug: str
+    display_name: str
+    color: str  # "#rrggbb"
+    icon: str  # a few characters, e.g. an emoji
+    status: BadgeStatus
+    created_by: str | None  # None for operator-made and seeded badges
+    created_at: datetime
+    reviewed_by: str | None = None
+    reviewed_at: datetime | None = None
+    reject_reason: str | None = None
+
+    @property
+    def hashtag(self) -> str:
+        """CamelCase Hashtag name without '#' (Mastodon hashtags allow no hyphens)."""
+        return badge_hashtag(self.display_name, self.slug)
+
+    @property
+    def is_public(self) -> bool:
+        """Only approved badges appear in the catalogue, on badge pages and in federation."""
+        return self.status is BadgeStatus.APPROVED
+
+
+@dataclass(frozen=True)
+class MemberBadgeEntry:
+    """One row of a member's badge list as written: its position is its index in the list."""
+
+    badge_id: str
+    featured: bool = False
+
+
+@dataclass(frozen=True)
+class MemberBadge:
+    badge: Badge
+    position: int
+    featured: bool
+
+
+@dataclass(frozen=True)
+class BadgeHolder:
+    account: Account
+    added_at: datetime
+    featured: bool
+
+
+@dataclass(frozen=True)
+class ActivityTag:
+    """A verb phrase from the instance catalogue tied to a badge ("Gave a talk" -> public_speaking)."""
+
+    phrase: str
+    badge: Badge

@@ -7,14 +7,25 @@ the AS2 context first, and the same to/cc on an activity and its object.
 
 from __future__ import annotations
 
+import html
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from federation.vocab import AS_CONTEXT, PUBLIC, SECURITY_CONTEXT
-from fedipoly.models import Account, Post, Visibility
+from fedipoly.models import Account, MemberBadge, Post, Profile, Visibility
 from fedipoly.urls import Urls
 
 JsonObject = dict[str, Any]
+
+# Fedipoly's own JSON-LD vocabulary (profile headline, all badges with their order). It is an
+# identifier, not a page: the same on every instance, so other Fedipoly servers read
+# `fedipoly:badges` whoever sent it, and it must never change. w3id.org is the W3C community's
+# permanent-identifier service; a redirect to our docs can be registered there later without
+# changing the IRI, and nothing ever needs to fetch it.
+FEDIPOLY_NS = "https://w3id.org/fedipoly/ns#"
+# rel="me" lets Mastodon verify a link that links back; the rest keeps referrers and SEO out.
+LINK_REL = "me nofollow noopener noreferrer"
 
 ACTOR_CONTEXT: list[Any] = [
     AS_CONTEXT,
@@ -31,6 +42,7 @@ ACTOR_CONTEXT: list[Any] = [
         "PropertyValue": "schema:PropertyValue",
         "value": "schema:value",
         "Hashtag": "as:Hashtag",
+        "fedipoly": FEDIPOLY_NS,
     },
 ]
 NOTE_CONTEXT: list[Any] = [AS_CONTEXT, {"sensitive": "as:sensitive", "Hashtag": "as:Hashtag"}]
@@ -41,15 +53,79 @@ def iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def person(account: Account, urls: Urls) -> JsonObject:
+def profile_fields(profile: Profile) -> list[JsonObject]:
+    """Positions, then links, as the PropertyValue fields Mastodon shows on a profile."""
+    fields: list[JsonObject] = [
+        {"type": "PropertyValue", "name": "Position", "value": html.escape(position)}
+        for position in profile.positions
+    ]
+    for link in profile.links:
+        href = html.escape(link.url, quote=True)
+        shown = html.escape(link.url.split("://", 1)[-1])
+        fields.append(
+            {
+                "type": "PropertyValue",
+                "name": link.label,
+                "value": f'<a href="{href}" rel="{LINK_REL}" target="_blank">{shown}</a>',
+            }
+        )
+    return fields
+
+
+def badge_tags(badges: Sequence[MemberBadge], urls: Urls) -> tuple[list[JsonObject], JsonObject]:
+    """Featured badges as Hashtags, and every public badge in the Fedipoly extension.
+
+    Only approved badges leave the server; positions are renumbered among them so a pending or
+    rejected badge leaves no gap to notice.
+    """
+    public = sorted(
+        (held for held in badges if held.badge.is_public), key=lambda held: held.position
+    )
+    hashtags = [
+        {
+            "type": "Hashtag",
+            "href": urls.badge_page(held.badge.slug),
+            "name": f"#{held.badge.hashtag}",
+        }
+        for held in public
+        if held.featured
+    ]
+    extension = {
+        "fedipoly:badges": [
+            {
+                "type": "fedipoly:Badge",
+                "href": urls.badge_page(held.badge.slug),
+                "name": held.badge.display_name,
+                "fedipoly:slug": held.badge.slug,
+                "fedipoly:hashtag": held.badge.hashtag,
+                "fedipoly:color": held.badge.color,
+                "fedipoly:icon": held.badge.icon,
+                "fedipoly:featured": held.featured,
+                "fedipoly:position": index,
+            }
+            for index, held in enumerate(public)
+        ]
+    }
+    return hashtags, extension
+
+
+def person(
+    account: Account,
+    urls: Urls,
+    profile: Profile | None = None,
+    badges: Sequence[MemberBadge] = (),
+) -> JsonObject:
+    """The member's actor. Without a profile it has an empty summary and no fields."""
     username = account.username
+    profile = profile or Profile(account_id=account.id)
+    hashtags, extension = badge_tags(badges, urls)
     return {
         "@context": ACTOR_CONTEXT,
         "id": urls.actor(username),
         "type": "Person",
         "preferredUsername": username,
         "name": account.display_name,
-        "summary": "",
+        "summary": profile.bio_html,
         "url": urls.profile(username),
         "inbox": urls.inbox(username),
         "outbox": urls.outbox(username),
@@ -59,7 +135,7 @@ def person(account: Account, urls: Urls) -> JsonObject:
         "featuredTags": urls.featured_tags(username),
         "endpoints": {"sharedInbox": urls.shared_inbox},
         "manuallyApprovesFollowers": account.manually_approves_followers,
-        "discoverable": True,
+        "discoverable": profile.discoverable,
         "indexable": False,
         "published": account.created_at.strftime("%Y-%m-%dT00:00:00Z"),
         "publicKey": {
@@ -67,8 +143,10 @@ def person(account: Account, urls: Urls) -> JsonObject:
             "owner": urls.actor(username),
             "publicKeyPem": account.public_key_pem,
         },
-        "attachment": [],
-        "tag": [],
+        "attachment": profile_fields(profile),
+        "tag": hashtags,
+        "fedipoly:headline": profile.headline,
+        **extension,
     }
 
 

@@ -79,6 +79,10 @@ class Urls:
     def tag(self, name: str) -> str:
         return f"{self.base}/tags/{quote(name.lower())}"
 
+    def badge_page(self, slug: str) -> str:
+        """A catalogue badge's public page (slugs are ^[a-z0-9_]{1,64}$: nothing to quote)."""
+        return f"{self.base}/badges/{slug}"
+
     def is_local(self, url: str) -> bool:
         parts = urlsplit(url)
         return f"{parts.scheme}://{parts.netloc}".lower() == self.base.lower()

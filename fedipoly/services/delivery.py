@@ -89,17 +89,26 @@ class Deliverer:
 
     async def run_once(self) -> bool:
         """Claim and attempt one batch of due deliveries; True when there was work."""
+        claimed_at = self._clock()
         claimed = await self._store.claim_deliveries(
-            now=self._clock(),
+            now=claimed_at,
             lease_seconds=self._settings.lease_seconds,
             limit=self._settings.batch_size,
         )
         if not claimed:
             return False
         limit = asyncio.Semaphore(self._settings.concurrency)
+        # Rows wait here for a concurrency slot; once their lease has run out another worker
+        # may claim and send them, so a row is only started while half its lease remains
+        # (an attempt takes at most the client's total timeout, which the lease is meant to
+        # exceed twice over). Later rows are handed back untouched for the next claim.
+        start_by = claimed_at + timedelta(seconds=self._settings.lease_seconds / 2)
 
         async def attempt(item: ClaimedDelivery) -> None:
             async with limit:
+                if self._clock() >= start_by:
+                    await self._store.postpone_delivery(item, self._clock())
+                    return
                 await self._attempt(item)
 
         await asyncio.gather(*(attempt(item) for item in claimed))

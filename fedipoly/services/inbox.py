@@ -98,6 +98,15 @@ class InboxService:
                 state = InboxState.FAILED
             await self._store.finish_inbox(item.activity_id, state, str(error)[:500])
             return
+        except Exception as error:
+            # A verified but malformed activity (a Follow without id, a list-valued type...)
+            # that our handling chokes on. Escaping would leave it leased and retried forever,
+            # with the rest of its batch stuck behind it; the same input fails the same way.
+            log.exception("inbox activity %s failed", item.activity_id)
+            await self._store.finish_inbox(
+                item.activity_id, InboxState.FAILED, f"{type(error).__name__}: {error}"[:500]
+            )
+            return
         await self._store.finish_inbox(item.activity_id, InboxState.DONE, None)
 
     async def handle(self, activity: dict[str, Any], actor_uri: str) -> None:

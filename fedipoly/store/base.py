@@ -12,7 +12,11 @@ from typing import Protocol
 
 from fedipoly.models import (
     Account,
+    ActivityTag,
     ApiToken,
+    Badge,
+    BadgeHolder,
+    BadgeStatus,
     ClaimedDelivery,
     Delivery,
     DeliveryState,
@@ -21,9 +25,12 @@ from fedipoly.models import (
     InboxItem,
     InboxState,
     Invite,
+    MemberBadge,
+    MemberBadgeEntry,
     NewAccount,
     OutboundActivity,
     Post,
+    Profile,
     RemoteActor,
     Role,
     Session,
@@ -244,6 +251,106 @@ class PostStore(Protocol):
         ...
 
 
+class ProfileStore(Protocol):
+    async def get_profile(self, account_id: str) -> Profile:
+        """The member's profile; `Profile(account_id)` defaults when none was ever saved."""
+        ...
+
+    async def save_profile(self, profile: Profile) -> Profile:
+        """Insert or replace every field except the avatar (see `set_avatar`); returns it stored."""
+        ...
+
+    async def set_avatar(self, account_id: str, media_id: str | None) -> Profile:
+        """Point the profile at an avatar media item, or at none."""
+        ...
+
+
+class BadgeStore(Protocol):
+    async def create_badge(self, badge: Badge) -> Badge:
+        """Insert a catalogue badge; raises BadgeTaken (a Conflict) when the slug exists."""
+        ...
+
+    async def get_badge(self, badge_id: str) -> Badge | None: ...
+
+    async def get_badge_by_slug(self, slug: str) -> Badge | None: ...
+
+    async def get_badges_by_slugs(self, slugs: list[str]) -> list[Badge]:
+        """The badges that exist among `slugs`, in no particular order."""
+        ...
+
+    async def list_badges(
+        self,
+        status: BadgeStatus | None,
+        *,
+        prefix: str | None = None,
+        created_by: str | None = None,
+        after: str | None = None,
+        limit: int,
+    ) -> list[Badge]:
+        """Badges in slug order, strictly after the slug `after` (keyset pages).
+
+        `status` None means any status. `prefix` (already normalised with
+        `fedipoly.names.normalize_name`) matches the start of any word of the name or slug.
+        """
+        ...
+
+    async def search_badges(
+        self, query: str, *, status: BadgeStatus | None, created_by: str | None = None, limit: int
+    ) -> list[Badge]:
+        """Candidates for a fuzzy catalogue search, in slug order, at most `limit`.
+
+        A badge is a candidate when one of its search terms (`fedipoly.names.search_terms`)
+        starts with the first two characters of a word of the normalised `query` (the first
+        character for one-letter words), so misspellings after the first two letters
+        ("pyhton") still meet their badge. The caller ranks them; this only bounds the set.
+        """
+        ...
+
+    async def set_badge_status(
+        self,
+        slug: str,
+        status: BadgeStatus,
+        *,
+        reviewer: str | None,
+        reason: str | None,
+        now: datetime,
+        expected: BadgeStatus | None = None,
+    ) -> Badge | None:
+        """Record a review. With `expected`, only a badge still in that status changes (so two
+        moderators cannot both decide). None when no badge matched."""
+        ...
+
+    async def member_badges(self, account_id: str) -> list[MemberBadge]:
+        """The member's badges in their order (position 0 first)."""
+        ...
+
+    async def set_member_badges(
+        self, account_id: str, entries: list[MemberBadgeEntry], *, now: datetime
+    ) -> list[MemberBadge]:
+        """Replace the member's whole badge list; position = index in `entries`.
+
+        New rows get `added_at` = now; badges kept keep theirs. Raises NotFound when an entry names no badge and
+        ValueError on a repeated badge; then nothing changes.
+        """
+        ...
+
+    async def badge_holders(
+        self, badge_id: str, *, discoverable_only: bool, before: Cursor | None, limit: int
+    ) -> list[BadgeHolder]:
+        """Members holding the badge, most recently added first by (added_at, account id)."""
+        ...
+
+    async def count_badge_holders(self, badge_id: str, *, discoverable_only: bool) -> int: ...
+
+    async def list_activity_tag_catalogue(self) -> list[ActivityTag]:
+        """The instance's activity tags (verb phrase -> badge), by phrase, case-insensitively."""
+        ...
+
+    async def add_activity_tag(self, phrase: str, badge_id: str, *, now: datetime) -> ActivityTag:
+        """Raises Conflict when the phrase exists (case-insensitively), NotFound for no badge."""
+        ...
+
+
 class SettingStore(Protocol):
     async def get_setting(self, name: str) -> str | None: ...
 
@@ -260,6 +367,8 @@ class Store(
     InboxStore,
     DeliveryStore,
     PostStore,
+    ProfileStore,
+    BadgeStore,
     Protocol,
 ):
     async def open(self) -> None:

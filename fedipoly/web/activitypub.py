@@ -155,9 +155,10 @@ async def nodeinfo(request: web.Request) -> web.Response:
         local_posts=0,
         metadata={"nodeName": config.server.domain},
     )
+    # The profile parameter goes in the header itself: aiohttp refuses a Content-Type header
+    # together with content_type=, which made every NodeInfo request a 500.
     return web.Response(
         body=json.dumps(document).encode(),
-        content_type="application/json",
         headers={**CORS, "Content-Type": nodeinfo_content_type(version)},
     )
 
@@ -187,10 +188,14 @@ async def read_capped(request: web.Request, limit: int) -> bytes:
     """The body, refusing (413) anything larger than `limit` before reading it all."""
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"the body is larger than {limit} bytes")
-    body = await request.content.read(limit + 1)
-    if len(body) > limit:
-        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
-    return body
+    # StreamReader.read(n) returns what has arrived so far (at most n bytes), not n bytes: a
+    # body sent in several chunks or TCP segments must be read until EOF, or it is truncated.
+    body = bytearray()
+    while chunk := await request.content.read(limit + 1 - len(body)):
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+    return bytes(body)
 
 
 async def _receive(request: web.Request) -> web.Response:

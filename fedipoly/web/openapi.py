@@ -5,6 +5,7 @@ A test compares it with the router, so every API route is documented and nothing
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aiohttp import web
@@ -57,6 +58,11 @@ def _op(
     auth: bool = True,
     tag: str = "accounts",
 ) -> dict[str, Any]:
+    """One operation. The errors every operation of its kind can answer are added here: 400 and
+    413 for a JSON body, 401 when a token is needed, 503 when the database does not answer."""
+    implied = [400, 413] if body is not None else []
+    implied += [401] if auth else []
+    responses = _errors(*implied, 503) | responses
     operation: dict[str, Any] = {"summary": summary, "tags": [tag], "responses": responses}
     if body is not None:
         operation["requestBody"] = _body(body)
@@ -209,7 +215,24 @@ PATHS: dict[str, Any] = {
 }
 
 
+def _with_path_parameters(paths: dict[str, Any]) -> dict[str, Any]:
+    """Declare every `{name}` of a path template as a required string path parameter."""
+    declared: dict[str, Any] = {}
+    for path, item in paths.items():
+        names = re.findall(r"{(\w+)}", path)
+        if names:
+            parameters = [
+                {"name": name, "in": "path", "required": True, "schema": STRING} for name in names
+            ]
+            item = {"parameters": parameters} | item
+        declared[path] = item
+    return declared
+
+
 def build_document(base_url: str) -> dict[str, Any]:
+    # Imported here: openapi_social builds its paths with this module's helpers.
+    from fedipoly.web.openapi_social import SOCIAL_PATHS, SOCIAL_SCHEMAS
+
     return {
         "openapi": "3.1.0",
         "info": {
@@ -219,9 +242,9 @@ def build_document(base_url: str) -> dict[str, Any]:
             '{"error": "...", "detail": ...} with a 4xx or 503 status.',
         },
         "servers": [{"url": base_url}],
-        "paths": PATHS,
+        "paths": _with_path_parameters(PATHS | SOCIAL_PATHS),
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": SCHEMAS | SOCIAL_SCHEMAS,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

@@ -60,12 +60,6 @@ def _set_session_cookie(request: web.Request, response: web.StreamResponse, valu
     )
 
 
-@routes.get("/", name="home")
-async def home(request: web.Request) -> web.Response:
-    notice = NOTICES.get(request.query.get("notice", ""))
-    return render(request, "home.html", {"notice": notice})
-
-
 @routes.get("/signup", name="signup")
 async def signup_form(request: web.Request) -> web.Response:
     return render(request, "signup.html", {"form": {"invite": request.query.get("invite", "")}})

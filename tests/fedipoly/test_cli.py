@@ -106,7 +106,9 @@ async def app_client(config_file: Path) -> AsyncIterator[TestClient]:
         yield client
 
 
-async def test_users_create_reads_the_password_from_stdin(run_cli: RunCli, app_client: TestClient) -> None:
+async def test_users_create_reads_the_password_from_stdin(
+    run_cli: RunCli, app_client: TestClient
+) -> None:
     code, out, err = await run_cli(
         "users", "create", "Admin_1", "--email", "a@example.test", "--password-stdin",
         "--role", "admin", stdin=PASSWORD + "\n",

@@ -44,4 +44,26 @@ MIGRATIONS: list[tuple[int, list[IndexSpec]]] = [
             ("timeline_entries", [("post_id", 1)], {}),
         ],
     ),
+    (
+        4,
+        # Profiles and badges. `profiles` and `activity_tags` are keyed by _id (account id,
+        # lower-cased phrase). `terms` is a multikey index over fedipoly.names.search_terms:
+        # word-start prefix search with ordinary indexes (SecantusDB has no text indexes).
+        # member_badges carry a copy of the holder's `discoverable` so a badge page is one
+        # index range scan. The default catalogue is seeded after migrating (store/seed.py).
+        [
+            ("badges", [("slug", 1)], {"unique": True}),
+            ("badges", [("status", 1), ("slug", 1)], {}),
+            ("badges", [("created_by", 1), ("status", 1), ("slug", 1)], {}),
+            ("badges", [("terms", 1)], {}),
+            ("member_badges", [("account_id", 1), ("badge_id", 1)], {"unique": True}),
+            ("member_badges", [("account_id", 1), ("position", 1)], {}),
+            (
+                "member_badges",
+                [("badge_id", 1), ("discoverable", 1), ("added_at", -1), ("account_id", -1)],
+                {},
+            ),
+            ("activity_tags", [("badge_id", 1)], {}),
+        ],
+    ),
 ]

@@ -159,4 +159,61 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        4,
+        # Profiles and badges. positions and links are JSON arrays (bounded, read whole).
+        # badge_terms holds fedipoly.names.search_terms: word-start prefix search on ordinary
+        # indexes. The default catalogue is seeded after migrating (fedipoly/store/seed.py).
+        """
+        CREATE TABLE profiles (
+            account_id TEXT PRIMARY KEY,
+            headline TEXT NOT NULL DEFAULT '',
+            bio TEXT NOT NULL DEFAULT '',
+            bio_html TEXT NOT NULL DEFAULT '',
+            positions TEXT NOT NULL DEFAULT '[]',
+            links TEXT NOT NULL DEFAULT '[]',
+            discoverable INTEGER NOT NULL DEFAULT 1,
+            avatar_media_id TEXT,
+            updated_at TEXT
+        );
+        CREATE TABLE badges (
+            id TEXT PRIMARY KEY,
+            slug TEXT NOT NULL UNIQUE,
+            display_name TEXT NOT NULL,
+            name_lower TEXT NOT NULL,
+            color TEXT NOT NULL,
+            icon TEXT NOT NULL,
+            status TEXT NOT NULL,
+            created_by TEXT,
+            created_at TEXT NOT NULL,
+            reviewed_by TEXT,
+            reviewed_at TEXT,
+            reject_reason TEXT
+        );
+        CREATE INDEX badges_by_status ON badges (status, slug);
+        CREATE INDEX badges_by_creator ON badges (created_by, status, slug);
+        CREATE TABLE badge_terms (
+            term TEXT NOT NULL,
+            badge_id TEXT NOT NULL REFERENCES badges(id) ON DELETE CASCADE,
+            PRIMARY KEY (term, badge_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX badge_terms_by_badge ON badge_terms (badge_id);
+        CREATE TABLE member_badges (
+            account_id TEXT NOT NULL,
+            badge_id TEXT NOT NULL REFERENCES badges(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            featured INTEGER NOT NULL DEFAULT 0,
+            added_at TEXT NOT NULL,
+            PRIMARY KEY (account_id, badge_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX member_badges_by_badge ON member_badges (badge_id, added_at, account_id);
+        CREATE TABLE activity_tags (
+            phrase_lower TEXT PRIMARY KEY,
+            phrase TEXT NOT NULL,
+            badge_id TEXT NOT NULL REFERENCES badges(id) ON DELETE CASCADE,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX activity_tags_by_badge ON activity_tags (badge_id);
+        """,
+    ),
 ]

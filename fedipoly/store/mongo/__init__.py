@@ -7,10 +7,11 @@ from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
 from fedipoly.store.guard import guard_unavailable
 from fedipoly.store.mongo.accounts import MongoAccounts
 from fedipoly.store.mongo.federation import MongoFederation
+from fedipoly.store.mongo.profiles_badges import MongoProfilesBadges
 
 
 @guard_unavailable((ConnectionFailure, ServerSelectionTimeoutError), lambda _error: True)
-class MongoStore(MongoAccounts, MongoFederation):
+class MongoStore(MongoAccounts, MongoFederation, MongoProfilesBadges):
     """Composes the per-domain mixins; each mixin holds the queries of one domain."""
 
 

@@ -398,26 +398,49 @@ class MongoFederation(MongoCore):
     ) -> list[ClaimedDelivery]:
         token = secrets.token_hex(8)
         lease_until = now + timedelta(seconds=lease_seconds)
-        docs: list[Document] = []
+        due: Document = {
+            "state": DeliveryState.PENDING.value,
+            "next_attempt_at": {"$lte": now},
+            "$or": [{"lease_until": None}, {"lease_until": {"$lt": now}}],
+        }
+        # A few round trips per batch rather than one findAndModify per row: pick due rows,
+        # lease those still due (update_many re-checks the filter on each document
+        # atomically, so two workers never lease one row), read back what this token won.
+        # A round that loses rows to another claimer tries again for the rest; every lost
+        # row was leased by someone, so this ends (and never takes more rounds than rows).
+        candidates: list[Any] = []
+        won = 0
         for _ in range(limit):
-            doc = await self.mdb.deliveries.find_one_and_update(
-                {
-                    "state": DeliveryState.PENDING.value,
-                    "next_attempt_at": {"$lte": now},
-                    "$or": [{"lease_until": None}, {"lease_until": {"$lt": now}}],
-                },
-                {"$set": {"lease_token": token, "lease_until": lease_until}},
-                sort=[("next_attempt_at", 1)],
-                return_document=ReturnDocument.AFTER,
+            cursor = (
+                self.mdb.deliveries.find(due, {"_id": 1})
+                .sort("next_attempt_at", 1)
+                .limit(limit - won)
             )
-            if doc is None:
+            batch = [doc["_id"] async for doc in cursor]
+            if not batch:
                 break
-            docs.append(doc)
-        activities: dict[str, OutboundActivity] = {}
-        for activity_id in {doc["activity_id"] for doc in docs}:
-            activity = await self.get_outbound(activity_id)
-            if activity is not None:
-                activities[activity_id] = activity
+            result = await self.mdb.deliveries.update_many(
+                {"_id": {"$in": batch}, **due},
+                {"$set": {"lease_token": token, "lease_until": lease_until}},
+            )
+            candidates += batch
+            won += result.modified_count
+            if result.modified_count == len(batch) or won >= limit:
+                break
+        if not won:
+            return []
+        docs = [
+            doc
+            async for doc in self.mdb.deliveries.find(
+                {"_id": {"$in": candidates}, "lease_token": token}
+            )
+        ]
+        activities = {
+            doc["_id"]: _outbound(doc)
+            async for doc in self.mdb.outbound_activities.find(
+                {"_id": {"$in": sorted({doc["activity_id"] for doc in docs})}}
+            )
+        }
         return [
             ClaimedDelivery(
                 delivery=_delivery(doc), activity=activities[doc["activity_id"]], lease_token=token
@@ -436,20 +459,14 @@ class MongoFederation(MongoCore):
         last_error: str | None,
         now: datetime,
     ) -> None:
-        # Stamp the first attempt only while this worker still holds the lease (a stale
-        # worker must change nothing); the lease is released by the second update.
-        await self.mdb.deliveries.update_one(
-            {
-                "_id": claimed.delivery.id,
-                "lease_token": claimed.lease_token,
-                "first_attempt_at": None,
-            },
-            {"$set": {"first_attempt_at": now}},
-        )
+        # One update, and only while this worker still holds the lease (a stale worker must
+        # change nothing). While the lease is ours nobody else can have written the row, so
+        # the first attempt time read at claim time is still current.
         update: Document = {
             "$set": {
                 "state": state.value,
                 "next_attempt_at": next_attempt_at,
+                "first_attempt_at": claimed.delivery.first_attempt_at or now,
                 "last_status": last_status,
                 "last_error": last_error,
                 "lease_token": None,
