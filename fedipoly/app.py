@@ -19,8 +19,10 @@ from fedipoly.config import Config
 from fedipoly.models import Clock, utc_now
 from fedipoly.services.accounts import AccountService
 from fedipoly.services.actors import RemoteActors
+from fedipoly.services.badges import BadgeService
 from fedipoly.services.delivery import Deliverer, DeliverySettings
 from fedipoly.services.follows import FollowService
+from fedipoly.services.health import HealthService
 from fedipoly.services.inbox import InboxService
 from fedipoly.services.keys import load_instance_keys, make_signer
 from fedipoly.services.posts import PostService
@@ -49,6 +51,7 @@ def build_services(app: web.Application, store: Store) -> None:
     app[appkeys.STORE] = store
     app[appkeys.URLS] = Urls(config.server.base_url)
     app[appkeys.ACCOUNTS] = AccountService(store, config.registration, config.security, clock)
+    app[appkeys.HEALTH] = HealthService(store)
 
 
 def new_client(config: Config) -> FederationClient:
@@ -88,7 +91,9 @@ async def build_federation(app: web.Application, client: FederationClient) -> No
     app[appkeys.DELIVERER] = deliverer
     app[appkeys.POSTS] = posts
     app[appkeys.FOLLOWS] = follows
-    app[appkeys.PROFILES] = ProfileService(store, deliverer, urls, clock)
+    profiles = ProfileService(store, deliverer, urls, clock)
+    app[appkeys.PROFILES] = profiles
+    app[appkeys.BADGES] = BadgeService(store, profiles, clock)
     app[appkeys.VERIFIER] = InboxVerifier(
         KeyResolver(client, actors, instance_signer),
         local_origin=urls.base,

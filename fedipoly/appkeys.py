@@ -11,8 +11,10 @@ from fedipoly.config import Config
 from fedipoly.models import Clock
 from fedipoly.services.accounts import AccountService
 from fedipoly.services.actors import RemoteActors
+from fedipoly.services.badges import BadgeService
 from fedipoly.services.delivery import Deliverer
 from fedipoly.services.follows import FollowService
+from fedipoly.services.health import HealthService
 from fedipoly.services.inbox import InboxService
 from fedipoly.services.posts import PostService
 from fedipoly.services.profiles import ProfileService
@@ -36,3 +38,5 @@ FOLLOWS = web.AppKey("follows", FollowService)
 POSTS = web.AppKey("posts", PostService)
 INBOX = web.AppKey("inbox", InboxService)
 PROFILES = web.AppKey("profiles", ProfileService)
+HEALTH = web.AppKey("health", HealthService)
+BADGES = web.AppKey("badges", BadgeService)

@@ -416,6 +416,9 @@ class AccountService:
             raise NotFound(f"no member called {username!r}")
         return account
 
+    async def count_members(self) -> int:
+        return await self._store.count_accounts()
+
     async def _active_account(self, account_id: str) -> Account | None:
         account = await self._store.get_account(account_id)
         if account is None or account.suspended:

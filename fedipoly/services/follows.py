@@ -263,6 +263,24 @@ class FollowService:
             profile_url=(remote.profile_url or remote.uri) if remote else other,
         )
 
+    async def relationship(self, member: Account, target_uri: str) -> FollowState | None:
+        """Whether `member` follows `target_uri` (accepted or pending), or None."""
+        follow = await self._store.get_follow(self._urls.actor(member.username), target_uri)
+        return follow.state if follow else None
+
+    async def collection_page(
+        self, member: Account, *, followers: bool, before: Cursor | None, limit: int
+    ) -> list[Follow]:
+        """Accepted follows for the ActivityPub followers/following collections."""
+        me = self._urls.actor(member.username)
+        if followers:
+            return await self._store.list_followers(
+                me, FollowState.ACCEPTED, before=before, limit=limit
+            )
+        return await self._store.list_following(
+            me, FollowState.ACCEPTED, before=before, limit=limit
+        )
+
     async def counts(self, member: Account) -> tuple[int, int]:
         me = self._urls.actor(member.username)
         return await self._store.count_followers(me), await self._store.count_following(me)

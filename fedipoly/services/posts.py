@@ -15,8 +15,18 @@ from typing import Any
 from federation.vocab import as_list, id_of, is_public_address, same_origin
 from fedipoly import render
 from fedipoly.errors import Forbidden, Gone, NotFound, ValidationFailed
-from fedipoly.models import Account, Clock, Post, RemoteActor, TimelinePage, Visibility, new_id
+from fedipoly.models import (
+    Account,
+    Clock,
+    FollowState,
+    Post,
+    RemoteActor,
+    TimelinePage,
+    Visibility,
+    new_id,
+)
 from fedipoly.services.delivery import Deliverer
+from fedipoly.services.directory import ActorDirectory
 from fedipoly.services.text import html_to_text, plain_text_to_html, sanitize_html
 from fedipoly.store.base import Cursor, Store
 from fedipoly.urls import Urls
@@ -218,6 +228,49 @@ class PostService:
         await self._store.add_to_timelines(post, readers)
 
     # --- reading -------------------------------------------------------------------------
+
+    def directory(self) -> ActorDirectory:
+        """A per-request describer of post authors and follow partners."""
+        return ActorDirectory(self._store, self._urls)
+
+    async def may_see(self, reader: Account | None, post: Post) -> bool:
+        """Public posts: anyone. Otherwise the author, the addressed people, and (for
+        followers-only posts) the author's accepted followers. Nobody else, anywhere."""
+        if post.visibility is Visibility.PUBLIC:
+            return True
+        if reader is None:
+            return False
+        if post.local_account_id == reader.id:
+            return True
+        me = self._urls.actor(reader.username)
+        if me in post.audience:
+            return True
+        if post.visibility is Visibility.FOLLOWERS:
+            follow = await self._store.get_follow(me, post.author)
+            return follow is not None and follow.state is FollowState.ACCEPTED
+        return False
+
+    async def visible_post(
+        self, reader: Account | None, post_id: str, *, author_username: str | None = None
+    ) -> Post:
+        """The post if `reader` may see it (and, when given, it is that member's); 404 when
+        not, never revealing that it exists; 410 once deleted."""
+        post = await self._store.get_post(post_id)
+        if post is None or not await self.may_see(reader, post):
+            raise NotFound("no such post")
+        if author_username is not None and post.author != self._urls.actor(author_username):
+            raise NotFound("no such post")
+        if post.deleted_at is not None:
+            raise Gone("this post was deleted")
+        return post
+
+    async def deleted_at(self, uri: str) -> datetime | None:
+        """When the post at `uri` was deleted (for its Tombstone), or None."""
+        post = await self._store.get_post_by_uri(uri)
+        return post.deleted_at if post else None
+
+    async def count_local_posts(self) -> int:
+        return await self._store.count_local_posts()
 
     async def home_timeline(
         self, reader: Account, *, before: str | None, limit: int | None = None

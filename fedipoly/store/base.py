@@ -240,6 +240,10 @@ class PostStore(Protocol):
 
     async def count_author_posts(self, author: str, visibilities: tuple[str, ...]) -> int: ...
 
+    async def count_local_posts(self) -> int:
+        """Posts written here and not deleted (NodeInfo's localPosts)."""
+        ...
+
     async def add_to_timelines(self, post: Post, owner_ids: list[str]) -> None:
         """Fan-out on write: one home-timeline row per reader (idempotent)."""
         ...

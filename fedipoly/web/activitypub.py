@@ -28,7 +28,7 @@ from federation.webfinger import (
 )
 from fedipoly import __version__, appkeys, render
 from fedipoly.errors import Gone, NotFound, PayloadTooLarge, ValidationFailed
-from fedipoly.models import Account, FollowState
+from fedipoly.models import Account
 from fedipoly.services.posts import decode_cursor, encode_cursor
 
 routes = web.RouteTableDef()
@@ -54,11 +54,7 @@ def wants_activitypub(request: web.Request) -> bool:
 
 
 async def member(request: web.Request) -> Account:
-    account = await request.app[appkeys.STORE].get_account_by_username(
-        request.match_info["username"].lower()
-    )
-    if account is None:
-        raise NotFound("no such member")
+    account = await request.app[appkeys.ACCOUNTS].get_by_username(request.match_info["username"])
     if account.suspended:
         raise Gone("this account is suspended")
     return account
@@ -98,8 +94,9 @@ async def webfinger(request: web.Request) -> web.Response:
             profile_url=f"{urls.base}/",
         )
         return web.json_response(jrd, content_type=JRD_CONTENT_TYPE, headers=CORS)
-    account = await request.app[appkeys.STORE].get_account_by_username(username.lower())
-    if account is None:
+    try:
+        account = await request.app[appkeys.ACCOUNTS].get_by_username(username)
+    except NotFound:
         return web.json_response({"error": "no such account"}, status=404, headers=CORS)
     if account.suspended:
         return web.json_response({"error": "this account is gone"}, status=410, headers=CORS)
@@ -141,8 +138,9 @@ async def nodeinfo(request: web.Request) -> web.Response:
     version = request.match_info["version"]
     if version not in NODEINFO_VERSIONS:
         raise NotFound("unknown NodeInfo version")
-    store, config = request.app[appkeys.STORE], request.app[appkeys.CONFIG]
-    users = await store.count_accounts()
+    config = request.app[appkeys.CONFIG]
+    # Activity is not tracked, so the active-user figures repeat the member count.
+    users = await request.app[appkeys.ACCOUNTS].count_members()
     document = nodeinfo_document(
         version=version,
         software_name="fedipoly",
@@ -152,7 +150,7 @@ async def nodeinfo(request: web.Request) -> web.Response:
         users_total=users,
         users_active_month=users,
         users_active_halfyear=users,
-        local_posts=0,
+        local_posts=await request.app[appkeys.POSTS].count_local_posts(),
         metadata={"nodeName": config.server.domain},
     )
     # The profile parameter goes in the header itself: aiohttp refuses a Content-Type header
@@ -172,7 +170,7 @@ async def actor(request: web.Request) -> web.StreamResponse:
     urls = request.app[appkeys.URLS]
     if not wants_activitypub(request):
         raise web.HTTPSeeOther(urls.profile(account.username), headers={"Vary": "Accept"})
-    return activity_json(render.person(account, urls))
+    return activity_json(await request.app[appkeys.PROFILES].actor_document(account))
 
 
 @routes.get("/actor")
@@ -266,18 +264,19 @@ async def outbox(request: web.Request) -> web.Response:
 
 async def _follow_collection(request: web.Request, *, followers: bool) -> web.Response:
     account = await member(request)
-    urls, store = request.app[appkeys.URLS], request.app[appkeys.STORE]
-    me = urls.actor(account.username)
+    urls, follows_service = request.app[appkeys.URLS], request.app[appkeys.FOLLOWS]
     collection = urls.followers(account.username) if followers else urls.following(account.username)
     if request.query.get("page") != "true":
-        total = await (store.count_followers(me) if followers else store.count_following(me))
+        follower_total, following_total = await follows_service.counts(account)
+        total = follower_total if followers else following_total
         return activity_json(
             render.ordered_collection(collection, total, _page_url(collection, None))
         )
     before_raw = request.query.get("before")
     before = decode_cursor(before_raw)
-    lister = store.list_followers if followers else store.list_following
-    follows = await lister(me, FollowState.ACCEPTED, before=before, limit=COLLECTION_PAGE_SIZE)
+    follows = await follows_service.collection_page(
+        account, followers=followers, before=before, limit=COLLECTION_PAGE_SIZE
+    )
     items = [follow.follower if followers else follow.followed for follow in follows]
     next_page = (
         _page_url(collection, encode_cursor(follows[-1].created_at, follows[-1].id))
@@ -341,10 +340,8 @@ async def note(request: web.Request) -> web.StreamResponse:
         account, post = await _public_note(request)
     except Gone:
         uri = urls.note(request.match_info["username"], request.match_info["post_id"])
-        deleted = await request.app[appkeys.STORE].get_post_by_uri(uri)
-        return activity_json(
-            render.tombstone(uri, deleted.deleted_at if deleted else None), status=410
-        )
+        deleted_at = await request.app[appkeys.POSTS].deleted_at(uri)
+        return activity_json(render.tombstone(uri, deleted_at), status=410)
     if post.visibility.value != "public":
         raise NotFound("no such post")  # only the audience may see it; never leak existence
     if not wants_activitypub(request):

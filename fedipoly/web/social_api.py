@@ -16,8 +16,9 @@ from typing import Any
 from aiohttp import web
 
 from fedipoly import appkeys
-from fedipoly.errors import Gone, NotFound, ValidationFailed
+from fedipoly.errors import Gone, ValidationFailed
 from fedipoly.models import Account, FollowState, Post, TimelinePage, Visibility
+from fedipoly.services.directory import ActorSummary, web_url
 from fedipoly.services.follows import FollowView
 from fedipoly.services.posts import clamp_limit, decode_cursor, encode_cursor, page_of
 from fedipoly.web.api import read_json, require_account, text_field
@@ -29,18 +30,6 @@ VISIBILITY_CHOICES = tuple(visibility.value for visibility in Visibility)
 
 
 # --- read-side views shared with the HTML pages -------------------------------------------
-
-
-@dataclass(frozen=True)
-class ActorSummary:
-    """Who an actor is, for showing next to a post or in a follow list."""
-
-    uri: str
-    handle: str  # name@domain, without the leading @
-    display_name: str
-    url: str  # absolute: the profile page (ours) or the remote profile
-    path: str  # for links in our own HTML: a site path for local members, else `url`
-    local: bool
 
 
 @dataclass(frozen=True)
@@ -60,54 +49,11 @@ class PostView:
         return self.post.updated.strftime("%Y-%m-%d %H:%M UTC") if self.post.updated else ""
 
 
-def _web_url(value: str | None) -> str | None:
-    """Only http(s) URLs become links; anything else from a remote document is dropped."""
-    return value if value and value.startswith(("https://", "http://")) else None
-
-
-class ActorDirectory:
-    """Describes actors (local or remote) once per request."""
-
-    def __init__(self, app: web.Application) -> None:
-        self._store = app[appkeys.STORE]
-        self._urls = app[appkeys.URLS]
-        self._cache: dict[str, ActorSummary] = {}
-
-    async def describe(self, uri: str) -> ActorSummary:
-        if uri not in self._cache:
-            self._cache[uri] = await self._lookup(uri)
-        return self._cache[uri]
-
-    async def _lookup(self, uri: str) -> ActorSummary:
-        urls = self._urls
-        username = urls.local_username(uri)
-        if username is not None:
-            account = await self._store.get_account_by_username(username)
-            return ActorSummary(
-                uri=uri,
-                handle=f"{username}@{urls.domain}",
-                display_name=account.display_name if account and account.display_name else username,
-                url=urls.profile(username),
-                path=f"/@{username}",
-                local=True,
-            )
-        remote = await self._store.get_remote_actor(uri)
-        link = _web_url(remote.profile_url if remote else None) or _web_url(uri) or ""
-        return ActorSummary(
-            uri=uri,
-            handle=remote.handle if remote else uri,
-            display_name=(remote.display_name or remote.username) if remote else uri,
-            url=link,
-            path=link,
-            local=False,
-        )
-
-
 async def post_views(
     request: web.Request, reader: Account | None, posts: list[Post]
 ) -> list[PostView]:
     urls = request.app[appkeys.URLS]
-    directory = ActorDirectory(request.app)
+    directory = request.app[appkeys.POSTS].directory()
     views = []
     for post in posts:
         author = await directory.describe(post.author)
@@ -115,40 +61,11 @@ async def post_views(
         if username is not None:
             url, path = urls.note_page(username, post.id), f"/@{username}/{post.id}"
         else:
-            url = _web_url(post.url) or _web_url(post.uri) or ""
+            url = web_url(post.url) or web_url(post.uri) or ""
             path = url
         own = reader is not None and post.is_local and post.local_account_id == reader.id
         views.append(PostView(post=post, author=author, url=url, path=path, own=own))
     return views
-
-
-async def may_see(request: web.Request, reader: Account | None, post: Post) -> bool:
-    """Public posts: anyone. Otherwise the author, the addressed people, and (for
-    followers-only posts) the author's accepted followers."""
-    if post.visibility is Visibility.PUBLIC:
-        return True
-    if reader is None:
-        return False
-    if post.local_account_id == reader.id:
-        return True
-    me = request.app[appkeys.URLS].actor(reader.username)
-    if me in post.audience:
-        return True
-    if post.visibility is Visibility.FOLLOWERS:
-        follow = await request.app[appkeys.STORE].get_follow(me, post.author)
-        return follow is not None and follow.state is FollowState.ACCEPTED
-    return False
-
-
-async def visible_post(request: web.Request, reader: Account | None, post_id: str) -> Post:
-    """The post if `reader` may see it; 404 when not (never revealing that it exists), 410 once
-    deleted."""
-    post = await request.app[appkeys.STORE].get_post(post_id)
-    if post is None or not await may_see(request, reader, post):
-        raise NotFound("no such post")
-    if post.deleted_at is not None:
-        raise Gone("this post was deleted")
-    return post
 
 
 # --- JSON shapes ---------------------------------------------------------------------------
@@ -235,7 +152,7 @@ async def follow(request: web.Request) -> web.Response:
     if not handle:
         raise ValidationFailed("handle is required, like name@server.example", {"field": "handle"})
     made = await request.app[appkeys.FOLLOWS].follow(account, handle)
-    actor = await ActorDirectory(request.app).describe(made.followed)
+    actor = await request.app[appkeys.POSTS].directory().describe(made.followed)
     status = 201 if made.state is FollowState.ACCEPTED else 202
     return web.json_response(
         {
@@ -332,7 +249,7 @@ async def create_post(request: web.Request) -> web.Response:
 @routes.get("/api/v1/posts/{post_id}")
 async def get_post(request: web.Request) -> web.Response:
     reader = current_account(request)
-    post = await visible_post(request, reader, request.match_info["post_id"])
+    post = await request.app[appkeys.POSTS].visible_post(reader, request.match_info["post_id"])
     return web.json_response(await _one(request, reader, post))
 
 
@@ -340,7 +257,9 @@ async def get_post(request: web.Request) -> web.Response:
 async def update_post(request: web.Request) -> web.Response:
     account = require_account(request)
     post_id = request.match_info["post_id"]
-    await visible_post(request, account, post_id)  # 404 for posts the member cannot see
+    await request.app[appkeys.POSTS].visible_post(
+        account, post_id
+    )  # 404 for posts the member cannot see
     body = await read_json(request)
     post = await request.app[appkeys.POSTS].update(account, post_id, text_field(body, "text"))
     return web.json_response(await _one(request, account, post))
@@ -350,7 +269,7 @@ async def update_post(request: web.Request) -> web.Response:
 async def delete_post(request: web.Request) -> web.Response:
     account = require_account(request)
     post_id = request.match_info["post_id"]
-    await visible_post(request, account, post_id)
+    await request.app[appkeys.POSTS].visible_post(account, post_id)
     await request.app[appkeys.POSTS].delete(account, post_id)
     return web.Response(status=204)
 

@@ -19,7 +19,7 @@ from fedipoly.services.posts import MAX_POST_CHARACTERS, PAGE_SIZE, decode_curso
 from fedipoly.web.middlewares import current_account
 from fedipoly.web.pages import NOTICES as ACCOUNT_NOTICES
 from fedipoly.web.pages import render
-from fedipoly.web.social_api import follows_next, parse_visibility, post_views, visible_post
+from fedipoly.web.social_api import follows_next, parse_visibility, post_views
 
 routes = web.RouteTableDef()
 
@@ -153,7 +153,9 @@ async def _edit_page(
 async def edit_form(request: web.Request) -> web.Response:
     post_id = request.match_info["post_id"]
     account = member_or_login(request, f"/posts/{post_id}/edit")
-    await visible_post(request, account, post_id)  # 404, never 403, for posts you can't see
+    await request.app[appkeys.POSTS].visible_post(
+        account, post_id
+    )  # 404, never 403, for posts you can't see
     post = await request.app[appkeys.POSTS].get_own(account, post_id)
     return await _edit_page(request, account, post)
 
@@ -163,7 +165,7 @@ async def edit(request: web.Request) -> web.StreamResponse:
     post_id = request.match_info["post_id"]
     account = member_or_login(request, f"/posts/{post_id}/edit")
     posts = request.app[appkeys.POSTS]
-    await visible_post(request, account, post_id)
+    await request.app[appkeys.POSTS].visible_post(account, post_id)
     post = await posts.get_own(account, post_id)
     text = form_text(await request.post(), "text")
     try:
@@ -179,7 +181,7 @@ async def edit(request: web.Request) -> web.StreamResponse:
 async def delete(request: web.Request) -> web.StreamResponse:
     account = member_or_login(request, "/")
     post_id = request.match_info["post_id"]
-    await visible_post(request, account, post_id)
+    await request.app[appkeys.POSTS].visible_post(account, post_id)
     await request.app[appkeys.POSTS].delete(account, post_id)
     raise see_other("/", "deleted")
 
@@ -204,10 +206,8 @@ async def profile(request: web.Request) -> web.Response:
     page = page_of(posts, PAGE_SIZE)
     relationship: str | None = None  # None: no follow button (signed out, or your own page)
     if reader is not None and reader.id != member.id:
-        existing = await request.app[appkeys.STORE].get_follow(
-            urls.actor(reader.username), urls.actor(member.username)
-        )
-        relationship = existing.state.value if existing else "none"
+        state = await request.app[appkeys.FOLLOWS].relationship(reader, urls.actor(member.username))
+        relationship = state.value if state else "none"
     context = common(request) | {
         "member": member,
         "handle": f"{member.username}@{urls.domain}",
@@ -224,15 +224,10 @@ async def profile(request: web.Request) -> web.Response:
 async def post_page(request: web.Request) -> web.Response:
     reader = current_account(request)
     username = request.match_info["username"].strip().lower()
-    urls = request.app[appkeys.URLS]
-    try:
-        post = await visible_post(request, reader, request.match_info["post_id"])
-    except Gone:
-        gone = await request.app[appkeys.STORE].get_post(request.match_info["post_id"])
-        if gone is None or gone.author != urls.actor(username):
-            raise NotFound("no such post") from None
-        raise
-    if not post.is_local or post.author != urls.actor(username):
+    post = await request.app[appkeys.POSTS].visible_post(
+        reader, request.match_info["post_id"], author_username=username
+    )
+    if not post.is_local:
         raise NotFound("no such post")
     view = (await post_views(request, reader, [post]))[0]
     return render(request, "post.html", common(request) | {"view": view})

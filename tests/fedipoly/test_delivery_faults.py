@@ -344,9 +344,11 @@ async def test_the_breaker_holds_a_failing_hosts_deliveries_until_it_half_opens(
             sender, [failing, healthy], retry=retry, breaker=breaker, concurrency=1
         ) as deliverer,
     ):
-        failing_inboxes = [failing.inbox(f"/users/u{i}/inbox") for i in range(4)]
+        failing_paths = [f"/users/u{i}/inbox" for i in range(4)]
         healthy_inboxes = [healthy.inbox(f"/users/h{i}/inbox") for i in range(2)]
-        activity_id = await sender.publish(deliverer, failing_inboxes + healthy_inboxes)
+        activity_id = await sender.publish(
+            deliverer, [failing.inbox(path) for path in failing_paths] + healthy_inboxes
+        )
         await drive(deliverer, settled(sender, activity_id), timeout=20)
 
     statuses = [r.status for r in failing.received]
@@ -355,22 +357,22 @@ async def test_the_breaker_holds_a_failing_hosts_deliveries_until_it_half_opens(
     assert statuses == [failure] * 3 + [202] * 4, statuses
     third, probe = failing.received[2].at, failing.received[3].at
     assert probe - third >= BREAKER_OPEN_SECONDS - SLACK
-    assert sorted(r.path for r in failing.accepted()) == [f"/users/u{i}/inbox" for i in range(4)]
+    assert sorted(r.path for r in failing.accepted()) == failing_paths
     # Another host is not held by this host's breaker.
     assert len(healthy.accepted()) == 2
     assert all(r.at < third + BREAKER_OPEN_SECONDS for r in healthy.received)
     deliveries = await sender.deliveries(activity_id)
     assert all(d.state is DeliveryState.DELIVERED for d in deliveries.values())
     # Postponing is not an attempt: a delivery first tried after the breaker opened took one.
-    untried = [url for url in failing_inboxes if len(failing.on(url.split(failing.host)[1])) == 1]
-    assert untried and all(deliveries[url].attempts == 1 for url in untried)
+    untried = [path for path in failing_paths if len(failing.on(path)) == 1]
+    assert untried and all(deliveries[failing.inbox(path)].attempts == 1 for path in untried)
 
 
 async def test_rows_left_waiting_past_their_lease_are_not_sent_twice(sender: Sender) -> None:
-    # Two workers; the first claims more than it can send within the lease (10 rows, one at a
-    # time, 0.2 s each, 1 s lease). Rows still waiting when the lease runs out can be claimed
-    # by the second worker, so the first must not send them any more.
-    settings = DeliverySettings(batch_size=10, concurrency=1, lease_seconds=1.0)
+    # Two workers; each claims more than it can send within the lease (20 rows, one at a
+    # time, 0.2 s each, 2 s lease). Rows still waiting when the lease runs out can be claimed
+    # by the other worker, so the first must not send them any more.
+    settings = DeliverySettings(batch_size=20, concurrency=1, lease_seconds=2.0)
     retry = RetryPolicy(base_seconds=0.05, jitter=0.0)
     async with (
         running_sinks(1, sender.keys, delay=0.2) as [sink],
@@ -378,13 +380,13 @@ async def test_rows_left_waiting_past_their_lease_are_not_sent_twice(sender: Sen
         deliverer_for(sender, [sink], retry=retry, settings=settings) as second,
     ):
         activity_id = await sender.publish(
-            first, [sink.inbox(f"/users/u{n}/inbox") for n in range(15)]
+            first, [sink.inbox(f"/users/u{n}/inbox") for n in range(25)]
         )
         done = settled(sender, activity_id)
         await asyncio.gather(drive(first, done, timeout=20), drive(second, done, timeout=20))
 
     counts = received_pairs([sink])
-    assert len(counts) == 15
+    assert len(counts) == 25
     assert [pair for pair, n in counts.items() if n > 1] == []
     deliveries = await sender.deliveries(activity_id)
     assert all(d.state is DeliveryState.DELIVERED for d in deliveries.values())

@@ -559,6 +559,11 @@ class MongoFederation(MongoCore):
             {"author": author, "deleted_at": None, "visibility": {"$in": list(visibilities)}}
         )
 
+    async def count_local_posts(self) -> int:
+        return await self.mdb.posts.count_documents(
+            {"local_account_id": {"$ne": None}, "deleted_at": None}
+        )
+
     async def add_to_timelines(self, post: Post, owner_ids: list[str]) -> None:
         if not owner_ids:
             return

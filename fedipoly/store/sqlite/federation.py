@@ -571,6 +571,13 @@ class SqliteFederation(SqliteCore):
         )
         return int(row["n"]) if row else 0
 
+    async def count_local_posts(self) -> int:
+        row = await self.fetch_one(
+            "SELECT COUNT(*) AS n FROM posts WHERE local_account_id IS NOT NULL"
+            " AND deleted_at IS NULL"
+        )
+        return int(row["n"]) if row else 0
+
     async def add_to_timelines(self, post: Post, owner_ids: list[str]) -> None:
         if not owner_ids:
             return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from fedipoly.errors import (
@@ -12,7 +14,7 @@ from fedipoly.errors import (
     RateLimited,
     ValidationFailed,
 )
-from fedipoly.models import Account, Badge, BadgeStatus, Role
+from fedipoly.models import Account, Badge, BadgeStatus, MemberBadge, Role
 from fedipoly.names import badge_hashtag
 from fedipoly.services.badges import MAX_PENDING_PER_MEMBER, BadgeService
 from fedipoly.services.profiles import ProfileService
@@ -31,8 +33,8 @@ async def create(badges: BadgeService, creator: Account, slug: str, name: str = 
     )
 
 
-def slugs(items: list) -> list[str]:
-    return [getattr(item, "badge", item).slug for item in items]
+def slugs(items: Sequence[Badge | MemberBadge]) -> list[str]:
+    return [item.badge.slug if isinstance(item, MemberBadge) else item.slug for item in items]
 
 
 # --- hashtags ------------------------------------------------------------------------------
@@ -93,7 +95,7 @@ async def test_a_new_badge_is_pending_and_its_creator_holds_it_at_once(
     ],
 )
 async def test_bad_badge_fields_are_refused_and_create_nothing(
-    store: Store, badges: BadgeService, fields: dict, field: str
+    store: Store, badges: BadgeService, fields: dict[str, str], field: str
 ) -> None:
     alice = await make_member(store, "alice")
     values = {"slug": "knitting", "display_name": "Knitting", "color": "#aa00ff", "icon": "🧶"}
@@ -213,7 +215,7 @@ async def test_bad_badge_list_changes_are_refused_and_change_nothing(
     with pytest.raises(ValidationFailed):
         await badges.add_badges(alice, ["Music"])
     with pytest.raises(ValidationFailed):
-        await badges.add_badges(alice, "chess")  # type: ignore[arg-type]
+        await badges.add_badges(alice, "chess")  # a string, not a list of slugs
     for order in (["chess"], ["chess", "python", "music"], ["chess", "chess"]):
         with pytest.raises(ValidationFailed):
             await badges.reorder(alice, order)

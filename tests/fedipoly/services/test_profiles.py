@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from fedipoly import render
@@ -79,7 +81,7 @@ async def test_fields_left_out_stay_as_they_were(store: Store, profiles: Profile
     ],
 )
 async def test_bad_input_is_refused_and_changes_nothing(
-    store: Store, profiles: ProfileService, changes: dict, field: str
+    store: Store, profiles: ProfileService, changes: dict[str, Any], field: str
 ) -> None:
     alice = await make_member(store, "alice")
     before = await profiles.update_profile(alice, headline="Before", bio="Kept")
