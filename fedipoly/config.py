@@ -132,7 +132,8 @@ class WorkersConfig:
     poll_interval_seconds: float = 1.0
     delivery_concurrency: int = 16
     # A claimed delivery or inbox item stays with its worker this long; if the worker dies,
-    # another takes it over afterwards. Longer than the federation total timeout.
+    # another takes it over afterwards. Keep the delivery lease at least twice
+    # federation.total_timeout_seconds, or a slow peer may get the same activity twice.
     delivery_lease_seconds: float = 120.0
     inbox_lease_seconds: float = 60.0
 
