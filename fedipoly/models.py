@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 
 from fedipoly.names import badge_hashtag
@@ -219,6 +219,30 @@ class Visibility(StrEnum):
 
 
 @dataclass(frozen=True)
+class PostActivityTag:
+    """An activity tag on a post: a verb phrase tied to a badge ("Wrote some code" -> python).
+
+    The phrase comes from the instance catalogue or is the author's own; `badge_slug` is a
+    badge of this instance for local posts, and the sending instance's slug for remote ones.
+    """
+
+    phrase: str
+    badge_slug: str
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """An image on a post. Local images carry their media-store id; `url` is absolute."""
+
+    url: str
+    media_type: str
+    alt: str = ""
+    width: int | None = None
+    height: int | None = None
+    media_id: str | None = None
+
+
+@dataclass(frozen=True)
 class Post:
     """A note, local or remote. `uri` is its ActivityPub id."""
 
@@ -235,6 +259,16 @@ class Post:
     url: str | None
     audience: tuple[str, ...] = ()
     deleted_at: datetime | None = None
+    activity_tags: tuple[PostActivityTag, ...] = ()
+    badges: tuple[str, ...] = ()  # slugs the post appears under: those of its activity tags
+    hashtags: tuple[str, ...] = ()  # as written, without '#'
+    mentions: tuple[str, ...] = ()  # actor URIs (they are in `audience` too)
+    attachments: tuple[Attachment, ...] = ()  # at most 4
+    happened_on: date | None = None  # backdating for a work timeline; feeds order by `published`
+    reply_root: str | None = None  # URI of the post that started the thread, for replies
+    # A remote public post addressed to Public in cc only (Mastodon's "unlisted"): anyone may
+    # see it, but it stays out of the local, federated and badge timelines.
+    unlisted: bool = False
 
     @property
     def is_local(self) -> bool:

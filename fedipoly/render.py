@@ -8,12 +8,14 @@ the AS2 context first, and the same to/cc on an activity and its object.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from federation.vocab import AS_CONTEXT, PUBLIC, SECURITY_CONTEXT
-from fedipoly.models import Account, MemberBadge, Post, Profile, Visibility
+from fedipoly.models import Account, Badge, MemberBadge, Post, Profile, Visibility
+from fedipoly.names import badge_hashtag
 from fedipoly.urls import Urls
 
 JsonObject = dict[str, Any]
@@ -45,7 +47,10 @@ ACTOR_CONTEXT: list[Any] = [
         "fedipoly": FEDIPOLY_NS,
     },
 ]
-NOTE_CONTEXT: list[Any] = [AS_CONTEXT, {"sensitive": "as:sensitive", "Hashtag": "as:Hashtag"}]
+NOTE_CONTEXT: list[Any] = [
+    AS_CONTEXT,
+    {"sensitive": "as:sensitive", "Hashtag": "as:Hashtag", "fedipoly": FEDIPOLY_NS},
+]
 
 
 def iso(moment: datetime) -> str:
@@ -183,7 +188,104 @@ def addressing(post: Post, author: Account, urls: Urls) -> tuple[list[str], list
     return mentioned, []
 
 
-def note(post: Post, author: Account, urls: Urls) -> JsonObject:
+def _handle_of(uri: str, urls: Urls) -> str:
+    """name@host for a Mention when the caller knows no better (Mastodon matches on href)."""
+    username = urls.local_username(uri)
+    if username is not None:
+        return f"{username}@{urls.domain}"
+    parts = urlsplit(uri)
+    return f"{parts.path.rstrip('/').rsplit('/', 1)[-1]}@{parts.netloc}"
+
+
+def activity_hashtag(phrase: str) -> str | None:
+    """An activity tag's Hashtag name: CamelCase of its phrase ("Wrote some code" ->
+    WroteSomeCode); None when the phrase has no letter (Mastodon would not link it)."""
+    return badge_hashtag(phrase, "") if any(char.isalpha() for char in phrase) else None
+
+
+def note_tags(
+    post: Post, urls: Urls, badges: Sequence[Badge], mention_names: Mapping[str, str]
+) -> list[JsonObject]:
+    """Mentions, then a Hashtag per approved badge, per activity tag and per written #tag.
+
+    Badge hashtags link the badge page; the others link {base}/tags/{name}. A badge that is
+    not approved never leaves the server, so it gets no Hashtag here.
+    """
+    tags: list[JsonObject] = [
+        {
+            "type": "Mention",
+            "href": uri,
+            "name": f"@{mention_names.get(uri) or _handle_of(uri, urls)}",
+        }
+        for uri in post.mentions
+    ]
+    seen: set[str] = set()
+
+    def hashtag(name: str, href: str) -> None:
+        if name.casefold() not in seen:
+            seen.add(name.casefold())
+            tags.append({"type": "Hashtag", "href": href, "name": f"#{name}"})
+
+    public = {badge.slug: badge for badge in badges if badge.is_public}
+    for slug in post.badges:
+        if slug in public:
+            hashtag(public[slug].hashtag, urls.badge_page(slug))
+    for activity in post.activity_tags:
+        name = activity_hashtag(activity.phrase)
+        if name:
+            hashtag(name, urls.tag(name))
+    for name in post.hashtags:
+        hashtag(name, urls.tag(name))
+    return tags
+
+
+def note_attachments(post: Post) -> list[JsonObject]:
+    documents: list[JsonObject] = []
+    for item in post.attachments[:4]:  # Mastodon keeps at most 4 (MEDIA_ATTACHMENTS_LIMIT)
+        document: JsonObject = {
+            "type": "Document",
+            "mediaType": item.media_type,
+            "url": item.url,
+            "name": item.alt or None,
+        }
+        if item.width and item.height:
+            document |= {"width": item.width, "height": item.height}
+        documents.append(document)
+    return documents
+
+
+def note_extension(post: Post, urls: Urls, badges: Sequence[Badge]) -> JsonObject:
+    """Fedipoly's own properties: activity tags with their badge, and the "happened on" date."""
+    public = {badge.slug for badge in badges if badge.is_public}
+    extension: JsonObject = {}
+    if post.activity_tags:
+        extension["fedipoly:activityTags"] = [
+            {"type": "fedipoly:ActivityTag", "fedipoly:phrase": activity.phrase}
+            | (
+                {
+                    "fedipoly:badge": activity.badge_slug,
+                    "href": urls.badge_page(activity.badge_slug),
+                }
+                if activity.badge_slug in public
+                else {}
+            )
+            for activity in post.activity_tags
+        ]
+    if post.happened_on is not None:
+        extension["fedipoly:happenedOn"] = post.happened_on.isoformat()
+    return extension
+
+
+def note(
+    post: Post,
+    author: Account,
+    urls: Urls,
+    *,
+    badges: Sequence[Badge] = (),
+    mention_names: Mapping[str, str] | None = None,
+) -> JsonObject:
+    """The Note; `badges` are the post's badges (for their Hashtags), `mention_names` the
+    handles (name@host) of its mentioned actors."""
     to, cc = addressing(post, author, urls)
     document: JsonObject = {
         "id": post.uri,
@@ -198,8 +300,9 @@ def note(post: Post, author: Account, urls: Urls) -> JsonObject:
         "sensitive": False,
         "content": post.content_html,
         "contentMap": {"en": post.content_html},
-        "attachment": [],
-        "tag": [],
+        "attachment": note_attachments(post),
+        "tag": note_tags(post, urls, badges, mention_names or {}),
+        **note_extension(post, urls, badges),
     }
     if post.updated is not None:
         document["updated"] = iso(post.updated)
@@ -210,8 +313,15 @@ def with_context(document: JsonObject, context: list[Any] | str = NOTE_CONTEXT) 
     return {"@context": context, **document}
 
 
-def create_note(post: Post, author: Account, urls: Urls) -> JsonObject:
-    body = note(post, author, urls)
+def create_note(
+    post: Post,
+    author: Account,
+    urls: Urls,
+    *,
+    badges: Sequence[Badge] = (),
+    mention_names: Mapping[str, str] | None = None,
+) -> JsonObject:
+    body = note(post, author, urls, badges=badges, mention_names=mention_names)
     return with_context(
         {
             "id": urls.note_activity(author.username, post.id),
@@ -225,8 +335,16 @@ def create_note(post: Post, author: Account, urls: Urls) -> JsonObject:
     )
 
 
-def update_note(post: Post, author: Account, urls: Urls, update_id: str) -> JsonObject:
-    body = note(post, author, urls)
+def update_note(
+    post: Post,
+    author: Account,
+    urls: Urls,
+    update_id: str,
+    *,
+    badges: Sequence[Badge] = (),
+    mention_names: Mapping[str, str] | None = None,
+) -> JsonObject:
+    body = note(post, author, urls, badges=badges, mention_names=mention_names)
     return with_context(
         {
             "id": update_id,

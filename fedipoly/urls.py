@@ -83,6 +83,10 @@ class Urls:
         """A catalogue badge's public page (slugs are ^[a-z0-9_]{1,64}$: nothing to quote)."""
         return f"{self.base}/badges/{slug}"
 
+    def media(self, media_id: str) -> str:
+        """An uploaded image (ids are [A-Za-z0-9_-]+ plus an extension: nothing to quote)."""
+        return f"{self.base}/media/{media_id}"
+
     def is_local(self, url: str) -> bool:
         parts = urlsplit(url)
         return f"{parts.scheme}://{parts.netloc}".lower() == self.base.lower()

@@ -424,6 +424,10 @@ class BadgeService:
         """Make a pending badge public; its creator's followers learn about it."""
         badge = await self._review(moderator, slug, BadgeStatus.APPROVED, None)
         if badge.created_by is not None:
+            # Badge timelines list approved badges only, so posts tagged while the badge was
+            # pending are not on its page yet. Only its creator could tag it then: put their
+            # public posts with it there now (PostService fans out later posts on write).
+            await self._store.backfill_badge_entries(badge.id, badge.slug, badge.created_by)
             creator = await self._store.get_account(badge.created_by)
             held = await self._store.member_badges(badge.created_by)
             if creator is not None and any(item.badge.id == badge.id for item in held):

@@ -156,7 +156,14 @@ class InboxService:
         if any(address and self._urls.local_username(address) for address in parsed_audience):
             return True
         reply_to = id_of(note.get("inReplyTo"))
-        return bool(reply_to and self._urls.is_local(reply_to))
+        if not reply_to:
+            return False
+        if self._urls.is_local(reply_to):
+            return True
+        # A reply to a reply we keep, in a thread one of our members started: threads stay
+        # whole however deep the conversation goes.
+        parent = await self._store.get_post_by_uri(reply_to)
+        return bool(parent and parent.reply_root and self._urls.is_local(parent.reply_root))
 
     async def _update(self, activity: dict[str, Any], actor: RemoteActor) -> None:
         obj = activity.get("object")

@@ -59,6 +59,35 @@ def sanitize_html(untrusted: str) -> str:
     )
 
 
+# rel values our own generated HTML may carry: rel="tag" marks hashtag links (Mastodon's own
+# output), the others keep referrers and SEO out of links members post.
+LOCAL_LINK_RELS = {"tag", "nofollow", "noopener", "noreferrer"}
+
+
+def _keep_local(tag: str, attribute: str, value: str) -> str | None:
+    if attribute == "rel":
+        kept = [name for name in value.split() if name in LOCAL_LINK_RELS]
+        return " ".join(kept) or None
+    return _keep_class(tag, attribute, value)
+
+
+def sanitize_local_html(generated: str) -> str:
+    """HTML we built from a member's escaped plain text, sanitised all the same.
+
+    Like `sanitize_html`, but `rel` is filtered rather than overwritten, so hashtag links keep
+    rel="tag" as Mastodon writes them (spec/activitypub.md, "Hashtags").
+    """
+    return nh3.clean(
+        generated,
+        tags=ALLOWED_TAGS,
+        attributes={**ALLOWED_ATTRIBUTES, "a": {"href", "class", "rel"}},
+        url_schemes=ALLOWED_SCHEMES,
+        attribute_filter=_keep_local,
+        link_rel=None,
+        strip_comments=True,
+    )
+
+
 def _link_urls(escaped_line: str) -> str:
     def link(match: re.Match[str]) -> str:
         url = match.group(0)

@@ -255,6 +255,44 @@ class PostStore(Protocol):
         ...
 
 
+class PostTimelineStore(Protocol):
+    """Badge, local and federated timelines, and threads (store/*/posts_ext.py)."""
+
+    async def replace_badge_entries(self, post: Post, badge_ids: list[str]) -> None:
+        """Put the post on exactly these badge timelines (fan-out on write; idempotent).
+
+        Callers pass only approved badges of public posts; [] takes it off every badge timeline.
+        `mark_post_deleted` and `delete_remote_actor` take deleted posts off them as well.
+        """
+        ...
+
+    async def backfill_badge_entries(self, badge_id: str, slug: str, account_id: str) -> int:
+        """Put the local member's public, not deleted posts tagged `slug` on the badge's
+        timeline (when their pending badge is approved); returns how many entries were added."""
+        ...
+
+    async def badge_timeline(
+        self, badge_id: str, *, before: Cursor | None, limit: int
+    ) -> list[Post]:
+        """One index range scan: newest first by (published, id); only public (not unlisted),
+        not deleted posts."""
+        ...
+
+    async def local_timeline(self, *, before: Cursor | None, limit: int) -> list[Post]:
+        """Public (not unlisted), not deleted posts written here, newest first by
+        (published, id)."""
+        ...
+
+    async def public_timeline(self, *, before: Cursor | None, limit: int) -> list[Post]:
+        """Every public (not unlisted), not deleted post known here, local and remote, newest
+        first by (published, id)."""
+        ...
+
+    async def thread_posts(self, root_uri: str, *, limit: int) -> list[Post]:
+        """Not deleted posts whose `reply_root` is `root_uri`, oldest first by (published, id)."""
+        ...
+
+
 class ProfileStore(Protocol):
     async def get_profile(self, account_id: str) -> Profile:
         """The member's profile; `Profile(account_id)` defaults when none was ever saved."""
@@ -371,6 +409,7 @@ class Store(
     InboxStore,
     DeliveryStore,
     PostStore,
+    PostTimelineStore,
     ProfileStore,
     BadgeStore,
     Protocol,

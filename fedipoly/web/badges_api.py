@@ -6,7 +6,7 @@ Visibility is the badge service's business: a pending or rejected badge answers 
 but its creator and moderators, and moderation answers 403 to members (the service checks the
 role). No holder counts or other popularity figures appear anywhere (product rule 1).
 
-Responses go through `safe_json`, which writes `<`, `>` and `&` inside strings as \\u escapes:
+Responses go through `safe_json`, which writes `<`, `>`, `&` and `'` in strings as \\u escapes:
 the decoded JSON is the same, but no byte sequence in a response can ever read as markup, even
 to a client that sniffs or embeds it.
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -40,9 +41,11 @@ FALLBACK_COLOR = "#767676"
 
 
 def safe_dumps(data: Any) -> str:
-    """JSON with <, > and & escaped inside strings (they only ever occur inside strings)."""
+    """JSON with <, >, & and ' escaped (outside strings, JSON never has these characters)."""
     text = json.dumps(data)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("'", "\\u0027")):
+        text = text.replace(char, escape)
+    return text
 
 
 def safe_json(data: Any, status: int = 200) -> web.Response:
@@ -56,6 +59,35 @@ def swatch_color(color: str) -> str:
     """The badge colour for an SVG fill attribute, re-checked as #rrggbb (grey otherwise)."""
     value = color.strip().lower() if isinstance(color, str) else ""
     return value if SAFE_COLOR.fullmatch(value) else FALLBACK_COLOR
+
+
+@dataclass(frozen=True)
+class BadgeView:
+    """What a page shows of a badge; `color` is safe for an SVG fill attribute."""
+
+    slug: str
+    display_name: str
+    icon: str
+    color: str
+    status: str
+    featured: bool
+    path: str
+
+    @property
+    def pending(self) -> bool:
+        return self.status == "pending"
+
+
+def badge_view(badge: Badge, featured: bool = False) -> BadgeView:
+    return BadgeView(
+        slug=badge.slug,
+        display_name=badge.display_name,
+        icon=badge.icon,
+        color=swatch_color(badge.color),
+        status=badge.status.value,
+        featured=featured,
+        path=f"/badges/{badge.slug}",
+    )
 
 
 def badge_json(badge: Badge, urls: Urls) -> dict[str, Any]:

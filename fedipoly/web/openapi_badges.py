@@ -247,7 +247,9 @@ BADGE_PATHS: dict[str, Any] = {
         "get": _optional_auth(
             _op(
                 "One badge",
-                _ok("The badge", _ref("Badge")) | _errors(400, 401) | _status("404", NOT_FOUND_BADGE),
+                _ok("The badge", _ref("Badge"))
+                | _errors(400, 401)
+                | _status("404", NOT_FOUND_BADGE),
                 tag="badges",
             )
         ),

@@ -19,6 +19,7 @@ from fedipoly.services.posts import MAX_POST_CHARACTERS, PAGE_SIZE, decode_curso
 from fedipoly.web.middlewares import current_account
 from fedipoly.web.pages import NOTICES as ACCOUNT_NOTICES
 from fedipoly.web.pages import render
+from fedipoly.web.profile_pages import profile_extras
 from fedipoly.web.social_api import follows_next, parse_visibility, post_views
 
 routes = web.RouteTableDef()
@@ -217,6 +218,7 @@ async def profile(request: web.Request) -> web.Response:
         "paged": before is not None,
         "profile_path": f"/@{member.username}",
     }
+    context |= await profile_extras(request, member)  # headline, positions, bio, links, badges
     return render(request, "profile.html", context)
 
 

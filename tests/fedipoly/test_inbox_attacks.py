@@ -1048,6 +1048,15 @@ async def test_store_unavailable_answers_503_with_retry_after(
                 if lock is not None:
                     lock.execute("ROLLBACK")
                     lock.close()
+                if dedicated is not None:
+                    # Back on the same port (empty: it keeps data in memory) before the
+                    # instance shuts down: a client closed mid-reconnect leaks a socket.
+                    await asyncio.to_thread(dedicated.start)
+
+            async def healthy() -> bool:
+                return (await w.inst.client.get("/healthz")).status == 200
+
+            await eventually(healthy)
             if lock is not None:  # SQLite is back: nothing was stored, and a retry is taken
                 assert await w.inbox_rows() == {}
                 await w.send(w.mallory, follow)

@@ -66,4 +66,24 @@ MIGRATIONS: list[tuple[int, list[IndexSpec]]] = [
             ("activity_tags", [("badge_id", 1)], {}),
         ],
     ),
+    (
+        5,
+        # Activity posts and timelines. Posts carry a `local` flag (true for posts written
+        # here; documents stored before this version get it when it is applied, see
+        # store/mongo/posts_ext.py) so the local and federated timelines are one index range
+        # scan each. badge_entries is the badge timeline, fanned out on write (public posts,
+        # approved badges only). reply_root groups a thread.
+        [
+            ("posts", [("visibility", 1), ("published", -1), ("_id", -1)], {}),
+            ("posts", [("local", 1), ("visibility", 1), ("published", -1), ("_id", -1)], {}),
+            ("posts", [("local_account_id", 1), ("published", -1), ("_id", -1)], {}),
+            ("posts", [("reply_root", 1), ("published", 1), ("_id", 1)], {}),
+            (
+                "badge_entries",
+                [("badge_id", 1), ("published", -1), ("post_id", -1)],
+                {"unique": True},
+            ),
+            ("badge_entries", [("post_id", 1)], {}),
+        ],
+    ),
 ]

@@ -216,4 +216,36 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX activity_tags_by_badge ON activity_tags (badge_id);
         """,
     ),
+    (
+        5,
+        # Activity posts and timelines. The new list-valued post fields are JSON arrays
+        # (bounded, read whole); `unlisted` marks remote posts with Public in cc only. Partial indexes make the local and federated timelines one range scan each;
+        # badge_entries is the badge timeline, fanned out on write (public posts, approved
+        # badges only). reply_root groups a thread so it reads in one range scan.
+        """
+        ALTER TABLE posts ADD COLUMN activity_tags TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE posts ADD COLUMN badges TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE posts ADD COLUMN hashtags TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE posts ADD COLUMN mentions TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE posts ADD COLUMN attachments TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE posts ADD COLUMN happened_on TEXT;
+        ALTER TABLE posts ADD COLUMN reply_root TEXT;
+        ALTER TABLE posts ADD COLUMN unlisted INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX posts_public ON posts (published, id)
+            WHERE visibility = 'public' AND unlisted = 0;
+        CREATE INDEX posts_local_public ON posts (published, id)
+            WHERE visibility = 'public' AND unlisted = 0 AND local_account_id IS NOT NULL;
+        CREATE INDEX posts_by_account ON posts (local_account_id, published, id)
+            WHERE local_account_id IS NOT NULL;
+        CREATE INDEX posts_by_reply_root ON posts (reply_root, published, id)
+            WHERE reply_root IS NOT NULL;
+        CREATE TABLE badge_entries (
+            badge_id TEXT NOT NULL,
+            published TEXT NOT NULL,
+            post_id TEXT NOT NULL,
+            PRIMARY KEY (badge_id, published, post_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX badge_entries_by_post ON badge_entries (post_id);
+        """,
+    ),
 ]

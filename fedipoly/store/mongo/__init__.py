@@ -7,11 +7,12 @@ from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
 from fedipoly.store.guard import guard_unavailable
 from fedipoly.store.mongo.accounts import MongoAccounts
 from fedipoly.store.mongo.federation import MongoFederation
+from fedipoly.store.mongo.posts_ext import MongoPostsExt
 from fedipoly.store.mongo.profiles_badges import MongoProfilesBadges
 
 
 @guard_unavailable((ConnectionFailure, ServerSelectionTimeoutError), lambda _error: True)
-class MongoStore(MongoAccounts, MongoFederation, MongoProfilesBadges):
+class MongoStore(MongoAccounts, MongoFederation, MongoProfilesBadges, MongoPostsExt):
     """Composes the per-domain mixins; each mixin holds the queries of one domain."""
 
 

@@ -26,6 +26,7 @@ from fedipoly.models import (
 )
 from fedipoly.store.base import Cursor
 from fedipoly.store.mongo.core import Document, MongoCore, as_utc
+from fedipoly.store.post_fields import cleared_on_delete, ext_fields, ext_values
 
 
 def _time(value: Any) -> datetime:
@@ -118,6 +119,7 @@ def _post(doc: Document) -> Post:
         url=doc.get("url"),
         audience=tuple(doc.get("audience", [])),
         deleted_at=as_utc(doc.get("deleted_at")),
+        **ext_fields(doc),
     )
 
 
@@ -136,6 +138,9 @@ def _post_document(post: Post) -> Document:
         "url": post.url,
         "audience": list(post.audience),
         "deleted_at": post.deleted_at,
+        # For the local timeline's index (store/mongo/posts_ext.py).
+        "local": post.local_account_id is not None,
+        **ext_values(post),
     }
 
 
@@ -193,6 +198,7 @@ class MongoFederation(MongoCore):
         post_ids = [doc["_id"] async for doc in self.mdb.posts.find({"author": uri}, {"_id": 1})]
         if post_ids:
             await self.mdb.timeline_entries.delete_many({"post_id": {"$in": post_ids}})
+            await self.mdb.badge_entries.delete_many({"post_id": {"$in": post_ids}})
         await self.mdb.posts.delete_many({"author": uri})
         await self.mdb.follows.delete_many({"$or": [{"follower": uri}, {"followed": uri}]})
         await self.mdb.remote_actors.delete_one({"_id": uri})
@@ -533,12 +539,16 @@ class MongoFederation(MongoCore):
     async def mark_post_deleted(self, uri: str, now: datetime) -> Post | None:
         doc = await self.mdb.posts.find_one_and_update(
             {"uri": uri, "deleted_at": None},
-            {"$set": {"deleted_at": now, "content_html": "", "source_text": ""}},
+            {
+                "$set": {"deleted_at": now, "content_html": "", "source_text": ""}
+                | cleared_on_delete()
+            },
             return_document=ReturnDocument.AFTER,
         )
         if doc is None:
             return None
         await self.mdb.timeline_entries.delete_many({"post_id": doc["_id"]})
+        await self.mdb.badge_entries.delete_many({"post_id": doc["_id"]})
         return _post(doc)
 
     async def author_posts(

@@ -7,6 +7,7 @@ import sqlite3
 from fedipoly.store.guard import guard_unavailable
 from fedipoly.store.sqlite.accounts import SqliteAccounts
 from fedipoly.store.sqlite.federation import SqliteFederation
+from fedipoly.store.sqlite.posts_ext import SqlitePostsExt
 from fedipoly.store.sqlite.profiles_badges import SqliteProfilesBadges
 
 _UNAVAILABLE_MESSAGES = ("locked", "busy", "disk i/o", "unable to open", "readonly")
@@ -17,7 +18,7 @@ def _sqlite_unavailable(error: BaseException) -> bool:
 
 
 @guard_unavailable((sqlite3.OperationalError,), _sqlite_unavailable)
-class SqliteStore(SqliteAccounts, SqliteFederation, SqliteProfilesBadges):
+class SqliteStore(SqliteAccounts, SqliteFederation, SqliteProfilesBadges, SqlitePostsExt):
     """Composes the per-domain mixins; each mixin holds the queries of one domain."""
 
 

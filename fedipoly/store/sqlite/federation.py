@@ -25,6 +25,13 @@ from fedipoly.models import (
     new_id,
 )
 from fedipoly.store.base import Cursor
+from fedipoly.store.post_fields import (
+    EXT_FIELDS,
+    SCALAR_FIELDS,
+    cleared_on_delete,
+    ext_fields,
+    ext_values,
+)
 from fedipoly.store.sqlite.core import (
     SqliteCore,
     from_db_time,
@@ -118,6 +125,25 @@ def _post(row: sqlite3.Row) -> Post:
         url=row["url"],
         audience=tuple(json.loads(row["audience"])),
         deleted_at=from_db_time_or_none(row["deleted_at"]),
+        **_post_ext_fields(row),
+    )
+
+
+def _post_ext_fields(row: sqlite3.Row) -> dict[str, Any]:
+    """The schema-5 fields: list-valued ones are JSON text (see fedipoly/store/post_fields.py)."""
+    return ext_fields(
+        {
+            field: row[field] if field in SCALAR_FIELDS else json.loads(row[field])
+            for field in EXT_FIELDS
+        }
+    )
+
+
+def _post_ext_values(post: Post) -> tuple[Any, ...]:
+    values = ext_values(post)
+    return tuple(
+        json.dumps(values[field]) if isinstance(values[field], list) else values[field]
+        for field in EXT_FIELDS
     )
 
 
@@ -136,6 +162,7 @@ def _post_values(post: Post) -> tuple[Any, ...]:
         post.url,
         json.dumps(list(post.audience)),
         to_db_time_or_none(post.deleted_at),
+        *_post_ext_values(post),
     )
 
 
@@ -201,11 +228,11 @@ class SqliteFederation(SqliteCore):
 
     async def delete_remote_actor(self, uri: str) -> None:
         async with self.transaction() as db:
-            await db.execute(
-                "DELETE FROM timeline_entries WHERE post_id IN"
-                " (SELECT id FROM posts WHERE author = ?)",
-                (uri,),
-            )
+            for table in ("timeline_entries", "badge_entries"):
+                await db.execute(
+                    f"DELETE FROM {table} WHERE post_id IN (SELECT id FROM posts WHERE author = ?)",
+                    (uri,),
+                )
             await db.execute("DELETE FROM posts WHERE author = ?", (uri,))
             await db.execute("DELETE FROM follows WHERE follower = ? OR followed = ?", (uri, uri))
             await db.execute("DELETE FROM remote_actors WHERE uri = ?", (uri,))
@@ -505,8 +532,9 @@ class SqliteFederation(SqliteCore):
     async def insert_post(self, post: Post) -> bool:
         changed = await self.execute(
             "INSERT INTO posts (id, uri, author, local_account_id, content_html, source_text,"
-            " visibility, in_reply_to, published, updated, url, audience, deleted_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uri) DO NOTHING",
+            f" visibility, in_reply_to, published, updated, url, audience, deleted_at,"
+            f" {', '.join(EXT_FIELDS)}) VALUES ({', '.join('?' * (13 + len(EXT_FIELDS)))})"
+            " ON CONFLICT (uri) DO NOTHING",
             _post_values(post),
         )
         return changed == 1
@@ -522,7 +550,8 @@ class SqliteFederation(SqliteCore):
     async def update_post(self, post: Post) -> None:
         await self.execute(
             "UPDATE posts SET content_html = ?, source_text = ?, visibility = ?, in_reply_to = ?,"
-            " updated = ?, url = ?, audience = ? WHERE id = ?",
+            " updated = ?, url = ?, audience = ?,"
+            f" {', '.join(f'{field} = ?' for field in EXT_FIELDS)} WHERE id = ?",
             (
                 post.content_html,
                 post.source_text,
@@ -531,23 +560,31 @@ class SqliteFederation(SqliteCore):
                 to_db_time_or_none(post.updated),
                 post.url,
                 json.dumps(list(post.audience)),
+                *_post_ext_values(post),
                 post.id,
             ),
         )
 
     async def mark_post_deleted(self, uri: str, now: datetime) -> Post | None:
         async with self.transaction() as db:
+            cleared = cleared_on_delete()
             cursor = await db.execute(
-                "UPDATE posts SET deleted_at = ?, content_html = '', source_text = ''"
+                "UPDATE posts SET deleted_at = ?, content_html = '', source_text = '',"
+                f" {', '.join(f'{field} = ?' for field in cleared)}"
                 " WHERE uri = ? AND deleted_at IS NULL",
-                (to_db_time(now), uri),
+                (
+                    to_db_time(now),
+                    *(json.dumps(v) if isinstance(v, list) else v for v in cleared.values()),
+                    uri,
+                ),
             )
             if cursor.rowcount != 1:
                 return None
-            await db.execute(
-                "DELETE FROM timeline_entries WHERE post_id IN (SELECT id FROM posts WHERE uri = ?)",
-                (uri,),
-            )
+            for table in ("timeline_entries", "badge_entries"):
+                await db.execute(
+                    f"DELETE FROM {table} WHERE post_id IN (SELECT id FROM posts WHERE uri = ?)",
+                    (uri,),
+                )
         return await self.get_post_by_uri(uri)
 
     async def author_posts(
