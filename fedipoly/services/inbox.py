@@ -9,10 +9,18 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from datetime import timedelta
 from typing import Any
 
 from federation.client import FederationClient, RequestSigner
-from federation.errors import FederationError
+from federation.errors import (
+    FederationError,
+    FetchError,
+    ForbiddenAddress,
+    ForbiddenRedirect,
+    KeyFetchError,
+    TooManyRedirects,
+)
 from federation.inbox import VerifiedActivity
 from federation.vocab import id_of, same_origin
 from fedipoly.errors import FedipolyError
@@ -32,6 +40,24 @@ HANDLED_TYPES = frozenset(
 )
 NOTE_TYPES = frozenset({"Note", "Question", "Article", "Page"})
 MAX_ATTEMPTS = 5
+RETRY_BASE_SECONDS = 30.0
+
+
+def is_permanent(error: Exception) -> bool:
+    """Errors that the same input will hit again, however long we wait."""
+    if isinstance(error, FedipolyError):
+        return error.status < 500
+    if isinstance(error, ForbiddenAddress | ForbiddenRedirect | TooManyRedirects):
+        return True
+    if isinstance(error, KeyFetchError):
+        return not error.transient
+    if isinstance(error, FetchError):
+        return (
+            error.status is not None
+            and 400 <= error.status < 500
+            and error.status not in (408, 429)
+        )
+    return False
 
 
 class InboxService:
@@ -91,12 +117,22 @@ class InboxService:
             activity = json.loads(item.raw)
             await self.handle(activity, item.actor)
         except (FederationError, FedipolyError) as error:
-            # The peer's data is the problem (bad note, unreachable object): don't retry forever.
+            # The peer's data or server is the problem. Permanent refusals (a forbidden
+            # address, a 404, invalid data) fail at once; passing trouble is retried with
+            # backoff, a few times, so one bad Announce can't make us fetch in a loop.
             log.info("inbox activity %s not processed: %s", item.activity_id, error)
-            state = InboxState.PENDING if item.attempts < MAX_ATTEMPTS else InboxState.FAILED
-            if isinstance(error, FedipolyError) and error.status < 500:
-                state = InboxState.FAILED
-            await self._store.finish_inbox(item.activity_id, state, str(error)[:500])
+            if is_permanent(error) or item.attempts >= MAX_ATTEMPTS:
+                await self._store.finish_inbox(
+                    item.activity_id, InboxState.FAILED, str(error)[:500]
+                )
+            else:
+                delay = RETRY_BASE_SECONDS * 2 ** max(item.attempts - 1, 0)
+                await self._store.finish_inbox(
+                    item.activity_id,
+                    InboxState.PENDING,
+                    str(error)[:500],
+                    retry_at=self._clock() + timedelta(seconds=delay),
+                )
             return
         except Exception as error:
             # A verified but malformed activity (a Follow without id, a list-valued type...)

@@ -14,6 +14,7 @@ audience (to/cc and Mention tags), so they are delivered to and may see the post
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 from collections.abc import Sequence
@@ -303,7 +304,7 @@ class PostService:
         )
         await self._store.insert_post(post)
         await self._fan_out_locally(post, author_account_id=author.id)
-        badges = await self._fan_out_to_badges(post)
+        badges = await self._fan_out_to_badges(post, fresh=True)
         activity = render.create_note(
             post, author, self._urls, badges=badges, mention_names=rendered.names
         )
@@ -316,12 +317,23 @@ class PostService:
         parent_id: str,
         text: str,
         visibility: Visibility,
-        **options: Any,
+        *,
+        activity_tags: Sequence[PostActivityTag] = (),
+        attachments: Sequence[NewAttachment] = (),
+        happened_on: date | None = None,
     ) -> Post:
         """`create` answering the post with this id (local or remote), which the author must
-        be able to see; `options` are create's keyword arguments."""
+        be able to see (404 otherwise, 410 once deleted)."""
         parent = await self.visible_post(author, parent_id)
-        return await self.create(author, text, visibility, in_reply_to=parent.uri, **options)
+        return await self.create(
+            author,
+            text,
+            visibility,
+            activity_tags=activity_tags,
+            attachments=attachments,
+            happened_on=happened_on,
+            in_reply_to=parent.uri,
+        )
 
     async def update(
         self,
@@ -430,7 +442,7 @@ class PostService:
                     readers.append(account.id)
         return readers
 
-    async def _fan_out_to_badges(self, post: Post) -> list[Badge]:
+    async def _fan_out_to_badges(self, post: Post, *, fresh: bool = False) -> list[Badge]:
         """Put a public post on the timelines of its approved badges (off all others), and
         return the post's badges (for their Hashtags).
 
@@ -438,6 +450,8 @@ class PostService:
         seen approved here or finds the post when its approval backfills
         (BadgeService.approve), so no post is missed.
         """
+        if fresh and not post.badges:
+            return []  # a new post without badges is on no badge timeline yet
         badges = await self._store.get_badges_by_slugs(list(post.badges)) if post.badges else []
         listed = post.visibility is Visibility.PUBLIC and not post.unlisted
         if not post.is_local and not self._is_badge_peer(post.author):
@@ -561,8 +575,10 @@ class PostService:
         me = self._urls.actor(author.username)
         targets: dict[str, MentionTarget] = {}
         names: dict[str, str] = {}
-        for username, host in find_mentions(text):
-            found = await self._mention_target(username, host)
+        written = find_mentions(text)
+        # Remote handles may each need a WebFinger lookup: resolve them side by side.
+        resolved = await asyncio.gather(*(self._mention_target(*each) for each in written))
+        for (username, host), found in zip(written, resolved, strict=True):
             if found is not None:
                 targets[mention_key(username, host)] = found[0]
                 names[found[0].uri] = found[1]
@@ -805,7 +821,7 @@ class PostService:
             return await self._store.get_post_by_uri(parsed.uri)
         await self._fan_out_locally(post, author_account_id=None)
         if post.badges and self._is_badge_peer(post.author):
-            await self._fan_out_to_badges(post)
+            await self._fan_out_to_badges(post, fresh=True)
         return post
 
     async def update_remote(self, note: dict[str, Any], author: RemoteActor) -> None:

@@ -168,8 +168,15 @@ class InboxStore(Protocol):
         ...
 
     async def finish_inbox(
-        self, activity_id: str, state: InboxState, error: str | None
-    ) -> None: ...
+        self,
+        activity_id: str,
+        state: InboxState,
+        error: str | None,
+        *,
+        retry_at: datetime | None = None,
+    ) -> None:
+        """Record the outcome; a PENDING item with `retry_at` is not claimed before then."""
+        ...
 
     async def count_inbox(self, state: InboxState) -> int: ...
 

@@ -1104,3 +1104,14 @@ async def test_one_owners_timeline_entries_never_show_in_anothers(store: Store) 
         ALICE_ID, before=(middle.published, middle.id), limit=10
     )
     assert [p.id for p in after_cursor] == [p.id for p in alices[2:]]
+
+
+async def test_an_inbox_item_put_back_with_a_retry_time_waits_until_then(store: Store) -> None:
+    now = utc_now()
+    await store.enqueue_inbox(inbox_item("retry", now))
+    [claimed] = await store.claim_inbox(now=now, lease_seconds=60, limit=5)
+    later = now + timedelta(minutes=5)
+    await store.finish_inbox(claimed.activity_id, InboxState.PENDING, "peer down", retry_at=later)
+    assert await store.claim_inbox(now=now + timedelta(minutes=4), lease_seconds=60, limit=5) == []
+    again = await store.claim_inbox(now=later + timedelta(seconds=1), lease_seconds=60, limit=5)
+    assert [item.activity_id for item in again] == [claimed.activity_id]

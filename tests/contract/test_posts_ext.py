@@ -9,6 +9,7 @@ import pytest
 
 from fedipoly.models import Attachment, Post, PostActivityTag, Visibility, utc_now
 from fedipoly.store import Store
+from fedipoly.store.mongo import MongoStore
 from fedipoly.store.sqlite import SqliteStore
 from tests.contract.test_federation_store import (
     ALICE,
@@ -306,3 +307,22 @@ async def test_thread_posts_are_the_roots_replies_oldest_first(store: Store) -> 
     assert await store.thread_posts(root.uri, limit=2) == thread[:2]
     assert await store.thread_posts(root.uri, limit=0) == []
     assert await store.thread_posts("https://nowhere.example/1", limit=10) == []
+
+
+async def test_mongodb_flags_posts_stored_before_the_local_timeline_existed(store: Store) -> None:
+    if not isinstance(store, MongoStore):
+        pytest.skip("SQLite reads local_account_id through a partial index; no flag to set")
+    now = utc_now()
+    local = post(ALICE, published=now, local_account_id=ALICE_ID)
+    remote = post(CAROL, published=now + seconds(1))
+    for note in (local, remote):
+        await store.insert_post(note)
+    # As written before schema version 5: no `local` field, version 5 not applied.
+    await store.mdb.posts.update_many({}, {"$unset": {"local": ""}})
+    await store.mdb.schema_migrations.delete_one({"_id": 5})
+    await store.open()
+    assert await store.local_timeline(before=None, limit=10) == [local]
+    assert [p.id for p in await store.public_timeline(before=None, limit=10)] == [
+        remote.id,
+        local.id,
+    ]

@@ -334,10 +334,18 @@ class MongoFederation(MongoCore):
             claimed.append(_inbox_item(doc))
         return claimed
 
-    async def finish_inbox(self, activity_id: str, state: InboxState, error: str | None) -> None:
+    async def finish_inbox(
+        self,
+        activity_id: str,
+        state: InboxState,
+        error: str | None,
+        *,
+        retry_at: datetime | None = None,
+    ) -> None:
+        # The lease doubles as the retry time: claim_inbox skips items leased into the future.
         await self.mdb.inbox_items.update_one(
             {"_id": activity_id},
-            {"$set": {"state": state.value, "error": error, "lease_until": None}},
+            {"$set": {"state": state.value, "error": error, "lease_until": retry_at}},
         )
 
     async def count_inbox(self, state: InboxState) -> int:

@@ -371,10 +371,18 @@ class SqliteFederation(SqliteCore):
         # The rows were read before the update: report the attempt this claim has just counted.
         return [dataclasses.replace(_inbox_item(row), attempts=row["attempts"] + 1) for row in rows]
 
-    async def finish_inbox(self, activity_id: str, state: InboxState, error: str | None) -> None:
+    async def finish_inbox(
+        self,
+        activity_id: str,
+        state: InboxState,
+        error: str | None,
+        *,
+        retry_at: datetime | None = None,
+    ) -> None:
+        # The lease doubles as the retry time: claim_inbox skips items leased into the future.
         await self.execute(
-            "UPDATE inbox_items SET state = ?, error = ?, lease_until = NULL WHERE activity_id = ?",
-            (state.value, error, activity_id),
+            "UPDATE inbox_items SET state = ?, error = ?, lease_until = ? WHERE activity_id = ?",
+            (state.value, error, to_db_time_or_none(retry_at), activity_id),
         )
 
     async def count_inbox(self, state: InboxState) -> int:

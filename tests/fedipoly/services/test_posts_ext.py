@@ -30,6 +30,8 @@ from fedipoly.models import (
 from fedipoly.services.actors import RemoteActors
 from fedipoly.services.badges import BadgeService
 from fedipoly.services.delivery import Deliverer
+from fedipoly.services.follows import FollowService
+from fedipoly.services.inbox import InboxService
 from fedipoly.services.keys import make_signer
 from fedipoly.services.media import MediaPurpose, MediaRejected, MediaService, headers_for
 from fedipoly.services.post_parts import NewAttachment
@@ -817,3 +819,59 @@ async def test_attachments_need_stored_images_and_short_alt_text(
     await posts.delete(alice, post.id)
     with pytest.raises(NotFound):
         await media.read(images[1].id)
+
+
+# --- remote replies through the inbox ------------------------------------------------------
+
+
+async def test_remote_replies_are_stored_and_threaded_however_deep(
+    store: Store, posts: PostService, urls: Urls, client: FederationClient
+) -> None:
+    signer = make_signer("k", "unused", utc_now)
+    actors = RemoteActors(store, client, urls, signer, utc_now)
+    deliverer = Deliverer(store, client, urls, utc_now, "unused instance key")
+    inbox = InboxService(
+        store,
+        actors,
+        FollowService(store, actors, deliverer, urls, utc_now),
+        posts,
+        client,
+        signer,
+        urls,
+        utc_now,
+    )
+    alice = await make_member(store, "alice")
+    erin, frank = remote_actor("erin"), remote_actor("frank", "other.example")
+    for actor in (erin, frank):
+        await store.upsert_remote_actor(actor)
+    root = await posts.create(alice, "Ask me anything", Visibility.PUBLIC)
+
+    def create(actor_uri: str, n: int, in_reply_to: str, cc: list[str]) -> dict[str, Any]:
+        note = {
+            "id": f"{actor_uri}/statuses/{n}",
+            "type": "Note",
+            "attributedTo": actor_uri,
+            "inReplyTo": in_reply_to,
+            "content": f"<p>reply {n}</p>",
+            "to": [PUBLIC],
+            "cc": cc,
+        }
+        return {
+            "id": f"{note['id']}/activity",
+            "type": "Create",
+            "actor": actor_uri,
+            "object": note,
+        }
+
+    await inbox.handle(create(erin.uri, 1, root.uri, [urls.actor("alice")]), erin.uri)
+    # frank answers erin, addressing nobody here: kept because the thread is ours.
+    await inbox.handle(create(frank.uri, 2, f"{erin.uri}/statuses/1", [erin.uri]), frank.uri)
+    # ...but a reply in a thread nobody here is part of is not.
+    await inbox.handle(create(frank.uri, 3, "https://elsewhere.example/notes/1", []), frank.uri)
+
+    replies = await posts.thread(root, None)
+    assert [(r.post.uri, r.depth) for r in replies] == [
+        (f"{erin.uri}/statuses/1", 1),
+        (f"{frank.uri}/statuses/2", 2),
+    ]
+    assert await store.get_post_by_uri(f"{frank.uri}/statuses/3") is None
