@@ -29,7 +29,19 @@ from fedipoly.services.posts import PostService
 from fedipoly.services.profiles import ProfileService
 from fedipoly.store import Store, create_store
 from fedipoly.urls import Urls
-from fedipoly.web import activitypub, api, health, openapi, pages, social_api, social_pages
+from fedipoly.web import (
+    activitypub,
+    api,
+    badges_api,
+    badges_pages,
+    health,
+    openapi,
+    pages,
+    profile_api,
+    profile_pages,
+    social_api,
+    social_pages,
+)
 from fedipoly.web.middlewares import (
     csrf_middleware,
     error_middleware,
@@ -178,7 +190,11 @@ def create_app(
         openapi.routes,
         api.routes,
         social_api.routes,
+        profile_api.routes,
+        badges_api.routes,
         social_pages.routes,
+        profile_pages.routes,
+        badges_pages.routes,
         pages.routes,
     ):
         app.router.add_routes(table)

@@ -42,20 +42,8 @@ RAW_MARKUP = re.compile(
 POPULARITY_WORDS = re.compile(r"\b(likes?|liked|favou?rites?|boosts?|reblogs?|counts?|score|rank(ing)?)\b", re.IGNORECASE)  # fmt: skip
 
 
-def wire(app: web.Application) -> None:
-    """Register the profile and badge routes unless app.py does already."""
-    registered = {
-        route.resource.canonical for route in app.router.routes() if route.resource is not None
-    }
-    if "/api/v1/profile" in registered:
-        return
-    for table in TABLES:
-        app.router.add_routes(table)
-
-
 async def open_app(config: Config) -> AsyncIterator[TestClient]:
     app = create_app(config, run_workers=False, clock=TickingClock())
-    wire(app)
     async with TestClient(TestServer(app, host="127.0.0.1")) as test_client:
         yield test_client
 
