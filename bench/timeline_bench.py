@@ -44,7 +44,7 @@ TARGET_P50_MS = 5.0
 TARGET_RSS_IDLE_MB = 150
 TARGET_RSS_LOADED_MB = 400
 DEEP_SHARE = 0.5  # half the reads ask for a deeper page, at a random cursor
-BLOCK = 100  # reads per dataset before switching to the other one
+BLOCK = 10  # reads per dataset before switching to the other one
 
 Sample = tuple[bool, float, float]  # (deeper page?, wall ms, process CPU ms)
 Read = tuple[str, Any]  # (owner account id, (published, post id) cursor or None)

@@ -46,31 +46,47 @@ class Instance:
 
     async def member(self, username: str, **flags: Any) -> Account:
         account = await self.app[appkeys.ACCOUNTS].register(
-            username=username, email=f"{username}@{self.name}.test", password="correct horse battery",
-            invite_code=None, bypass_registration_mode=True,
+            username=username,
+            email=f"{username}@{self.name}.test",
+            password="correct horse battery",
+            invite_code=None,
+            bypass_registration_mode=True,
         )
         return account
 
-    async def post(self, author: Account, text: str,
-                   visibility: Visibility = Visibility.PUBLIC) -> Any:
+    async def post(
+        self, author: Account, text: str, visibility: Visibility = Visibility.PUBLIC
+    ) -> Any:
         return await self.app[appkeys.POSTS].create(author, text, visibility)
 
     async def home(self, reader: Account) -> list[Any]:
         return (await self.app[appkeys.POSTS].home_timeline(reader, before=None)).posts
 
 
-def instance_config(tmp_path: Path, name: str, port: int, allowed: list[str], backend: str,
-                    mongo_url: str | None, **sections: dict[str, Any]) -> Config:
-    storage: dict[str, Any] = {"backend": backend,
-                               "sqlite_path": str(tmp_path / name / "fedipoly.sqlite3")}
+def instance_config(
+    tmp_path: Path,
+    name: str,
+    port: int,
+    allowed: list[str],
+    backend: str,
+    mongo_url: str | None,
+    **sections: dict[str, Any],
+) -> Config:
+    storage: dict[str, Any] = {
+        "backend": backend,
+        "sqlite_path": str(tmp_path / name / "fedipoly.sqlite3"),
+    }
     if mongo_url:
         storage |= {"mongodb_url": mongo_url, "mongodb_database": f"{name}_{uuid.uuid4().hex[:8]}"}
     base = {
         "server": {"public_url": f"http://127.0.0.1:{port}", "host": "127.0.0.1", "port": port},
         "storage": storage,
         "federation": {"allowed_private_hosts": allowed},
-        "workers": {"poll_interval_seconds": 0.05, "delivery_lease_seconds": 5.0,
-                    "inbox_lease_seconds": 5.0},
+        "workers": {
+            "poll_interval_seconds": 0.05,
+            "delivery_lease_seconds": 5.0,
+            "inbox_lease_seconds": 5.0,
+        },
         "registration": {"mode": "open"},
     }
     for section, values in sections.items():
@@ -80,8 +96,13 @@ def instance_config(tmp_path: Path, name: str, port: int, allowed: list[str], ba
 
 @asynccontextmanager
 async def running_instances(
-    tmp_path: Path, names: list[str], *, backend: str = "sqlite", mongo_url: str | None = None,
-    extra_allowed: list[str] | None = None, **sections: dict[str, Any],
+    tmp_path: Path,
+    names: list[str],
+    *,
+    backend: str = "sqlite",
+    mongo_url: str | None = None,
+    extra_allowed: list[str] | None = None,
+    **sections: dict[str, Any],
 ) -> AsyncIterator[dict[str, Instance]]:
     """Start one instance per name, each allowed to reach the others (and `extra_allowed`)."""
     ports = {name: free_port() for name in names}
@@ -89,8 +110,7 @@ async def running_instances(
     instances: dict[str, Instance] = {}
     async with AsyncExitStack() as stack:
         for name, port in ports.items():
-            config = instance_config(tmp_path, name, port, allowed, backend, mongo_url,
-                                     **sections)
+            config = instance_config(tmp_path, name, port, allowed, backend, mongo_url, **sections)
             app = create_app(config, run_workers=True)
             client = TestClient(TestServer(app, host="127.0.0.1", port=port))
             await stack.enter_async_context(client)
@@ -98,8 +118,9 @@ async def running_instances(
         yield instances
 
 
-async def eventually(check: Callable[[], Awaitable[T]], *, timeout: float = 15.0,
-                     interval: float = 0.05) -> T:
+async def eventually(
+    check: Callable[[], Awaitable[T]], *, timeout: float = 15.0, interval: float = 0.05
+) -> T:
     """Poll `check` until it returns a truthy value; fail with its last value otherwise."""
     deadline = time.monotonic() + timeout
     last: T = await check()

@@ -12,8 +12,9 @@ from tests.instances import eventually, running_instances
 async def test_follow_accept_post_undo_and_delete_across_two_instances(
     tmp_path: Path, backend: str, mongo_url: str | None
 ) -> None:
-    async with running_instances(tmp_path, ["alpha", "beta"], backend=backend,
-                                 mongo_url=mongo_url) as instances:
+    async with running_instances(
+        tmp_path, ["alpha", "beta"], backend=backend, mongo_url=mongo_url
+    ) as instances:
         alpha, beta = instances["alpha"], instances["beta"]
         alice = await alpha.member("alice")
         bob = await beta.member("bob")
@@ -84,8 +85,9 @@ async def _no_pending(store) -> bool:  # type: ignore[no-untyped-def]
 async def test_manual_approval_profile_updates_and_rejection_across_instances(
     tmp_path: Path, backend: str, mongo_url: str | None
 ) -> None:
-    async with running_instances(tmp_path, ["alpha", "beta"], backend=backend,
-                                 mongo_url=mongo_url) as instances:
+    async with running_instances(
+        tmp_path, ["alpha", "beta"], backend=backend, mongo_url=mongo_url
+    ) as instances:
         alpha, beta = instances["alpha"], instances["beta"]
         alice = await alpha.member("alice")
         bob, carol = await beta.member("bob"), await beta.member("carol")

@@ -66,7 +66,11 @@ async def test_a_tagged_post_federates_and_a_reply_from_the_other_instance_threa
         )
         assert stored.badges == ("programming", "python")
         assert {f"#{name}" for name in stored.hashtags} == set(hashtags)
-        assert stored.id in [p.id for p in await beta.home(bob)]
+
+        async def on_bobs_home() -> bool:  # fanned out just after it is stored
+            return stored.id in [p.id for p in await beta.home(bob)]
+
+        await eventually(on_bobs_home)
 
         # An edit of the tags arrives as Update.
         await alpha_posts.update(
@@ -93,7 +97,11 @@ async def test_a_tagged_post_federates_and_a_reply_from_the_other_instance_threa
         kept = await alpha_store.get_post_by_uri(reply.uri)
         assert kept is not None and kept.reply_root == post.uri
         assert "Congratulations!" in kept.content_html
-        assert reply.uri in [p.uri for p in await alpha.home(alice)]  # she was mentioned
+
+        async def on_alices_home() -> bool:  # she was mentioned
+            return reply.uri in [p.uri for p in await alpha.home(alice)]
+
+        await eventually(on_alices_home)
 
         for instance in (alpha, beta):
             store = instance.app[appkeys.STORE]
