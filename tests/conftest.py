@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from typing import Any
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
