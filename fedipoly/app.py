@@ -25,6 +25,7 @@ from fedipoly.services.follows import FollowService
 from fedipoly.services.health import HealthService
 from fedipoly.services.inbox import InboxService
 from fedipoly.services.keys import load_instance_keys, make_signer
+from fedipoly.services.media import MediaService
 from fedipoly.services.posts import PostService
 from fedipoly.services.profiles import ProfileService
 from fedipoly.store import Store, create_store
@@ -35,6 +36,7 @@ from fedipoly.web import (
     badges_api,
     badges_pages,
     health,
+    media,
     openapi,
     pages,
     profile_api,
@@ -95,7 +97,21 @@ async def build_federation(app: web.Application, client: FederationClient) -> No
             lease_seconds=config.workers.delivery_lease_seconds,
         ),
     )
-    posts = PostService(store, deliverer, urls, clock)
+    media_store = MediaService(
+        config.media.directory,
+        max_upload_bytes=config.media.max_upload_bytes,
+        max_pixels=config.media.max_pixels,
+    )
+    posts = PostService(
+        store,
+        deliverer,
+        urls,
+        clock,
+        actors=actors,
+        media=media_store,
+        badge_peers=frozenset(config.federation.badge_peers),
+    )
+    app[appkeys.MEDIA] = media_store
     follows = FollowService(store, actors, deliverer, urls, clock)
     app[appkeys.CLIENT] = client
     app[appkeys.INSTANCE_KEYS] = keys
@@ -187,6 +203,7 @@ def create_app(
     for table in (
         health.routes,
         activitypub.routes,
+        media.routes,
         openapi.routes,
         api.routes,
         social_api.routes,

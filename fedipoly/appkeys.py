@@ -16,6 +16,7 @@ from fedipoly.services.delivery import Deliverer
 from fedipoly.services.follows import FollowService
 from fedipoly.services.health import HealthService
 from fedipoly.services.inbox import InboxService
+from fedipoly.services.media import MediaService
 from fedipoly.services.posts import PostService
 from fedipoly.services.profiles import ProfileService
 from fedipoly.store.base import Store
@@ -40,3 +41,4 @@ INBOX = web.AppKey("inbox", InboxService)
 PROFILES = web.AppKey("profiles", ProfileService)
 HEALTH = web.AppKey("health", HealthService)
 BADGES = web.AppKey("badges", BadgeService)
+MEDIA = web.AppKey("media", MediaService)

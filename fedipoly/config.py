@@ -112,6 +112,7 @@ class FederationConfig:
     total_timeout_seconds: float = 30.0
     max_response_bytes: int = 1024 * 1024
     max_inbox_bytes: int = 256 * 1024
+    badge_peers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for entry in self.allowed_private_hosts:
@@ -164,6 +165,21 @@ class SecurityConfig:
 
 
 @dataclass(frozen=True)
+class MediaConfig:
+    directory: str = "data/media"
+    max_upload_bytes: int = 10 * 1024 * 1024
+    max_pixels: int = 40_000_000
+
+    def __post_init__(self) -> None:
+        if not self.directory:
+            raise ConfigError("media.directory: must not be empty")
+        if self.max_upload_bytes < 1024:
+            raise ConfigError("media.max_upload_bytes: must be at least 1024")
+        if self.max_pixels < 1:
+            raise ConfigError("media.max_pixels: must be positive")
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = "INFO"
 
@@ -182,6 +198,7 @@ class Config:
     federation: FederationConfig = field(default_factory=FederationConfig)
     workers: WorkersConfig = field(default_factory=WorkersConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
+    media: MediaConfig = field(default_factory=MediaConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
 
@@ -309,6 +326,7 @@ __all__ = [
     "ConfigError",
     "FederationConfig",
     "LoggingConfig",
+    "MediaConfig",
     "RegistrationConfig",
     "SecurityConfig",
     "ServerConfig",

@@ -81,6 +81,7 @@ def instance_config(
     base = {
         "server": {"public_url": f"http://127.0.0.1:{port}", "host": "127.0.0.1", "port": port},
         "storage": storage,
+        "media": {"directory": str(tmp_path / name / "media")},
         "federation": {"allowed_private_hosts": allowed},
         "workers": {
             "poll_interval_seconds": 0.05,

@@ -32,6 +32,7 @@ def make_config(tmp_path: Path, **sections: dict[str, Any]) -> Config:
     raw: dict[str, dict[str, Any]] = {
         "storage": {"sqlite_path": str(tmp_path / "fedipoly.sqlite3")},
         "security": dict(FAST_HASHING),
+        "media": {"directory": str(tmp_path / "media")},
     }
     for name, values in sections.items():
         raw.setdefault(name, {}).update(values)

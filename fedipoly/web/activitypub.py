@@ -249,7 +249,7 @@ async def outbox(request: web.Request) -> web.Response:
     page = await posts.public_posts(
         account, before=decode_cursor(before), limit=COLLECTION_PAGE_SIZE
     )
-    items = [render.create_note(post, account, urls) for post in page]
+    items = [await posts.create_document(post, account) for post in page]
     for item in items:
         item.pop("@context", None)
     next_page = (
@@ -346,7 +346,7 @@ async def note(request: web.Request) -> web.StreamResponse:
         raise NotFound("no such post")  # only the audience may see it; never leak existence
     if not wants_activitypub(request):
         raise web.HTTPSeeOther(urls.note_page(account.username, post.id))
-    return activity_json(render.with_context(render.note(post, account, urls)))
+    return activity_json(await request.app[appkeys.POSTS].note_document(post, account))
 
 
 @routes.get("/users/{username}/statuses/{post_id}/activity")
@@ -354,4 +354,4 @@ async def note_activity(request: web.Request) -> web.Response:
     account, post = await _public_note(request)
     if post.visibility.value != "public":
         raise NotFound("no such post")
-    return activity_json(render.create_note(post, account, request.app[appkeys.URLS]))
+    return activity_json(await request.app[appkeys.POSTS].create_document(post, account))
