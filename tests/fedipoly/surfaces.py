@@ -1,0 +1,463 @@
+"""Every GET surface of a running app, fetched as several viewers, and what no response may hold.
+
+The routes come from the app's own router (``app.router.routes()``), so a page, API route or
+ActivityPub collection added later is covered without touching the tests: its path parameters
+are filled with real values from the test's data (``{username}``, ``{post_id}``, ``{slug}``...);
+a parameter nobody has values for fails loudly, so a new kind of route is never skipped.
+
+Used by the injection, no-likes and privacy tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from federation.httpsig import sign_request
+from fedipoly.web.middlewares import CSRF_COOKIE, SESSION_COOKIE
+
+CSRF = "csrf-token-for-surface-tests-0123"
+HTML = "text/html"
+AS_JSON = "application/activity+json"
+JSON = "application/json"
+# Values every app understands, whatever the test's data.
+FIXED_VALUES: dict[str, list[str]] = {"version": ["2.0", "2.1"]}
+
+
+# --- who is asking ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Someone fetching pages: anonymous, a member (session cookie for pages, bearer token for
+    the API), or a server signing its GETs as Mastodon's authorized fetch does."""
+
+    name: str
+    token: str | None = None
+    session: str | None = None
+    key_id: str | None = None
+    private_pem: str | None = None
+
+    def headers(self, url: str, accept: str) -> dict[str, str]:
+        headers = {"Accept": accept}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        if self.key_id and self.private_pem:
+            headers |= sign_request(
+                method="GET",
+                url=url,
+                headers=headers,
+                body=None,
+                key_id=self.key_id,
+                private_key_pem=self.private_pem,
+                now=datetime.now(UTC),
+            )
+        return headers
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        cookies = {CSRF_COOKIE: CSRF}
+        if self.session:
+            cookies[SESSION_COOKIE] = self.session
+        return cookies
+
+
+ANONYMOUS = Viewer("anonymous")
+
+
+def member_viewer(member: Any) -> Viewer:
+    """A Viewer for a tests.fedipoly.web.social_support.Member."""
+    return Viewer(member.username, token=member.token, session=member.session)
+
+
+# --- the routes ------------------------------------------------------------------------------
+
+
+PARAMETER = re.compile(r"{(\w+)(?::[^}]*)?}")
+
+
+def get_routes(app: web.Application) -> list[web.AbstractResource]:
+    """Every resource with a GET handler (static files left out), in router order."""
+    found: dict[int, web.AbstractResource] = {}
+    for route in app.router.routes():
+        if route.method != "GET" or isinstance(route.resource, web.StaticResource):
+            continue
+        if route.resource is not None:
+            found.setdefault(id(route.resource), route.resource)
+    return list(found.values())
+
+
+def parameters(resource: web.AbstractResource) -> list[str]:
+    return PARAMETER.findall(resource.canonical)
+
+
+def expand(
+    app: web.Application,
+    values: Mapping[str, Sequence[str]],
+    linked: Sequence[Mapping[str, str]] = (),
+    *,
+    cross: bool = False,
+) -> list[str]:
+    """Concrete paths for every GET route.
+
+    A route with one parameter gets each of its `values`. One with several gets each `linked`
+    record that has them all (e.g. a post id with its author's username) and, with `cross`,
+    every combination of the values too (e.g. someone else's username with a post id).
+    """
+    known = FIXED_VALUES | dict(values)
+    paths: list[str] = []
+    for resource in get_routes(app):
+        names = parameters(resource)
+        missing = [name for name in names if name not in known]
+        assert not missing, (
+            f"route {resource.canonical} has path parameter(s) {missing} that the surface "
+            "tests have no values for: add them to the test's values"
+        )
+        combos: list[tuple[str, ...]] = []
+        if len(names) == 1:
+            combos = [(value,) for value in known[names[0]]]
+        elif names:
+            combos = [
+                tuple(record[name] for name in names)
+                for record in linked
+                if all(name in record for name in names)
+            ]
+            if cross or not combos:
+                combos += list(itertools.product(*(known[name] for name in names)))
+        else:
+            combos = [()]
+        for combo in dict.fromkeys(combos):
+            paths.append(str(resource.url_for(**dict(zip(names, combo, strict=True)))))
+    return list(dict.fromkeys(paths))
+
+
+def default_accepts(path: str) -> list[tuple[str, str]]:
+    """(path with query, Accept) pairs to fetch: the API as JSON; everything else as a browser
+    and as a fediverse server would ask, collections' first pages included."""
+    if path.startswith("/api/"):
+        return [(path, JSON)]
+    joiner = "&" if "?" in path else "?"
+    return [(path, HTML), (path, AS_JSON), (f"{path}{joiner}page=true", AS_JSON)]
+
+
+@dataclass(frozen=True)
+class Fetched:
+    viewer: str
+    path: str
+    accept: str
+    status: int
+    content_type: str
+    headers: Mapping[str, str]
+    body: str
+
+    @property
+    def label(self) -> str:
+        return f"GET {self.path} [{self.accept}] as {self.viewer} -> {self.status}"
+
+    @property
+    def is_html(self) -> bool:
+        return self.content_type == HTML
+
+    @property
+    def is_json(self) -> bool:
+        return self.content_type.endswith("json")
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+async def fetch_all(
+    client: TestClient,
+    paths: Iterable[str],
+    viewers: Sequence[Viewer],
+    *,
+    accepts: Callable[[str], list[tuple[str, str]]] = default_accepts,
+    concurrency: int = 8,
+) -> list[Fetched]:
+    """GET every path as every viewer (redirects not followed: their targets are routes too)."""
+    gate = asyncio.Semaphore(concurrency)
+    base = str(client.make_url("/")).rstrip("/")
+
+    async def one(viewer: Viewer, path: str, accept: str) -> Fetched:
+        async with gate:
+            response = await client.get(
+                path,
+                headers=viewer.headers(f"{base}{path}", accept),
+                cookies=viewer.cookies,
+                allow_redirects=False,
+            )
+            body = await response.read()
+            return Fetched(
+                viewer=viewer.name,
+                path=path,
+                accept=accept,
+                status=response.status,
+                content_type=response.content_type,
+                headers=dict(response.headers),
+                body=body.decode("utf-8", errors="replace"),
+            )
+
+    jobs = [
+        one(viewer, target, accept)
+        for path in paths
+        for target, accept in accepts(path)
+        for viewer in viewers
+    ]
+    return list(await asyncio.gather(*jobs))
+
+
+def assert_no_server_errors(fetched: Sequence[Fetched]) -> None:
+    broken = [item.label + ": " + item.body[:200] for item in fetched if item.status >= 500]
+    assert not broken, "\n".join(broken[:20])
+
+
+# --- what a page may not contain ---------------------------------------------------------------
+
+
+ALLOWED_SCHEMES = frozenset({"http", "https", "mailto"})
+SCHEME = re.compile(r"^([a-z][a-z0-9+.\-]*):")
+URL_ATTRIBUTES = frozenset(
+    {
+        "href",
+        "src",
+        "action",
+        "formaction",
+        "xlink:href",
+        "poster",
+        "background",
+        "cite",
+        "data",
+        "longdesc",
+        "lowsrc",
+        "dynsrc",
+        "ping",
+        "manifest",
+        "codebase",
+    }
+)
+# Elements that run, load or restyle something, or change how the page's URLs resolve.
+FORBIDDEN_TAGS = frozenset(
+    {
+        "script",
+        "style",
+        "iframe",
+        "frame",
+        "frameset",
+        "object",
+        "embed",
+        "applet",
+        "base",
+        "meta",
+        "foreignobject",
+        "animate",
+        "set",
+        "handler",
+        "listener",
+        "portal",
+        "template",
+        "noscript",
+        "xmp",
+        "plaintext",
+        "isindex",
+    }
+)
+# Characters a browser drops from a URL before reading its scheme.
+_URL_IGNORED = re.compile(r"[\x00-\x20\x7f]+")
+
+
+def url_scheme(value: str) -> str | None:
+    """The scheme a browser would see (tabs, newlines and controls removed), or None when the
+    URL is relative."""
+    found = SCHEME.match(_URL_IGNORED.sub("", value).lower())
+    return found.group(1) if found else None
+
+
+def is_site_asset(value: str) -> bool:
+    return value.startswith("/static/") and not value.startswith("//")
+
+
+class ActiveContent(HTMLParser):
+    """Parses a page as a browser would and collects whatever could run or load: scripts (other
+    than our own /static/ files), styles, frames, event handlers, style attributes, and URLs
+    with any scheme but http(s)/mailto. Also collects the text and attribute values a person
+    would see or a form would submit, so a test can prove a payload was shown, escaped."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+        self.texts: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {name: value or "" for name, value in attrs}
+        if tag == "script":
+            self._in_script = True
+            if not is_site_asset(values.get("src", "")):
+                self.found.append(f"<script {values}>")
+        elif tag == "link":
+            if not is_site_asset(values.get("href", "")):
+                self.found.append(f"<link {values}>")
+        elif tag in FORBIDDEN_TAGS:
+            self.found.append(f"<{tag} {values}>")
+        elif tag == "use" and not values.get("href", values.get("xlink:href", "#")).startswith("#"):
+            self.found.append(f"<use {values}>")
+        for name, value in values.items():
+            if name.startswith("on") or name in ("style", "srcdoc"):
+                self.found.append(f"<{tag} {name}={value[:60]!r}>")
+            elif name in URL_ATTRIBUTES or name == "srcset":
+                urls = [part.strip().split(" ")[0] for part in value.split(",")]
+                for url in urls if name == "srcset" else [value]:
+                    scheme = url_scheme(url)
+                    if scheme is not None and scheme not in ALLOWED_SCHEMES:
+                        self.found.append(f"<{tag} {name}={value[:60]!r}>")
+            self.texts.append(value)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag == "script":
+            self._in_script = False
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self._in_script = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script and data.strip():
+            self.found.append(f"inline script {data[:60]!r}")
+        self.texts.append(data)
+
+    def handle_pi(self, data: str) -> None:
+        self.found.append(f"processing instruction {data[:60]!r}")
+
+
+def scan_html(html: str) -> ActiveContent:
+    parser = ActiveContent()
+    parser.feed(html)
+    parser.close()
+    return parser
+
+
+def html_problems(html: str) -> list[str]:
+    return scan_html(html).found
+
+
+# Fields whose JSON value is HTML (ours, or a peer's after sanitising): they must pass the same
+# checks as a page. Every other string is plain text.
+HTML_KEYS = frozenset({"content", "summary", "value", "content_html", "bio_html", "summary_html"})
+HTML_MAP_KEYS = frozenset({"contentMap", "summaryMap"})
+# The tags our sanitiser keeps; in an API response's bytes no other tag may open.
+SANITIZED_TAGS = frozenset(
+    {
+        "p",
+        "br",
+        "span",
+        "a",
+        "del",
+        "pre",
+        "code",
+        "em",
+        "strong",
+        "b",
+        "i",
+        "u",
+        "ul",
+        "ol",
+        "li",
+        "blockquote",
+    }
+)
+RAW_TAG = re.compile(r"<\s*/?\s*([a-zA-Z][\w:-]*)")
+RAW_SCRIPT_URL = re.compile(r"""(href|src|action)\s*=\s*\\?["']?\s*(javascript|data|vbscript):""", re.I)
+
+
+def json_html_fields(value: Any, key: str = "", parent: str = "") -> Iterable[tuple[str, str]]:
+    """(path, html) for every HTML-valued field in a JSON document."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            yield from json_html_fields(item, str(name), key)
+    elif isinstance(value, list):
+        for item in value:
+            yield from json_html_fields(item, key, parent)
+    elif isinstance(value, str) and (
+        key in HTML_KEYS or key.endswith("_html") or parent in HTML_MAP_KEYS
+    ):
+        yield key, value
+
+
+def json_strings(value: Any) -> Iterable[str]:
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from json_strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from json_strings(item)
+    elif isinstance(value, str):
+        yield value
+
+
+def response_problems(item: Fetched) -> list[str]:
+    """Markup that would run: in a page, in an HTML field of any JSON answer, and (for the API,
+    whose JSON clients embed) any tag but the sanitiser's in the raw bytes."""
+    problems: list[str] = []
+    if item.is_html:
+        problems += html_problems(item.body)
+    elif item.is_json and item.status < 300:
+        try:
+            document = item.json()
+        except ValueError:
+            return [f"{item.content_type} answer is not JSON"]
+        for key, fragment in json_html_fields(document):
+            problems += [f"{key}: {found}" for found in html_problems(fragment)]
+        if item.path.startswith("/api/"):
+            for match in RAW_TAG.finditer(item.body):
+                if match.group(1).lower() not in SANITIZED_TAGS:
+                    start = max(0, match.start() - 60)
+                    problems.append(f"raw <{match.group(1)} in JSON: {item.body[start:match.end() + 60]!r}")
+            for match in RAW_SCRIPT_URL.finditer(item.body):
+                problems.append(f"raw script URL in JSON: {match.group(0)!r}")
+    if item.status < 400 and (item.is_html or item.is_json):
+        if item.headers.get("X-Content-Type-Options") != "nosniff":
+            problems.append("no X-Content-Type-Options: nosniff")
+    return list(dict.fromkeys(problems))
+
+
+def shown_texts(fetched: Sequence[Fetched]) -> str:
+    """Everything a person could read in the pages and the JSON strings, decoded, joined."""
+    parts: list[str] = []
+    for item in fetched:
+        if item.is_html:
+            parts += scan_html(item.body).texts
+        elif item.is_json:
+            try:
+                parts += list(json_strings(item.json()))
+            except ValueError:
+                continue
+    return "\n".join(parts)
+
+
+@dataclass
+class Report:
+    """Problems collected over many responses; shown all at once, a few per kind."""
+
+    problems: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, item: Fetched, found: Sequence[str]) -> None:
+        for problem in found:
+            self.problems.setdefault(problem, []).append(item.label)
+
+    def check(self) -> None:
+        lines = [
+            f"{problem}\n    seen in {len(where)} responses, e.g. {where[:3]}"
+            for problem, where in list(self.problems.items())[:25]
+        ]
+        assert not lines, f"{len(self.problems)} problems:\n" + "\n".join(lines)
