@@ -43,6 +43,7 @@ from fedipoly.web import (
     profile_pages,
     social_api,
     social_pages,
+    timeline_pages,
 )
 from fedipoly.web.middlewares import (
     csrf_middleware,
@@ -160,8 +161,8 @@ def create_app(
     """The web application; background workers run inside it unless `run_workers` is False."""
     app = web.Application(
         middlewares=[
-            error_middleware,
             security_headers_middleware,
+            error_middleware,
             identity_middleware,
             csrf_middleware,
         ],
@@ -210,6 +211,7 @@ def create_app(
         profile_api.routes,
         badges_api.routes,
         social_pages.routes,
+        timeline_pages.routes,
         profile_pages.routes,
         badges_pages.routes,
         pages.routes,

@@ -23,6 +23,8 @@ from fedipoly.web.middlewares import current_account
 from fedipoly.web.pages import NOTICES as ACCOUNT_NOTICES
 from fedipoly.web.pages import render
 from fedipoly.web.profile_pages import form_text, member_or_login, safe_path, see_other
+from fedipoly.web.social_api import post_views
+from fedipoly.web.social_pages import VISIBILITY_LABELS
 
 routes = web.RouteTableDef()
 
@@ -133,13 +135,18 @@ async def create_badge(request: web.Request) -> web.StreamResponse:
 async def badge_posts_context(
     request: web.Request, badge: Badge, viewer: Account | None
 ) -> dict[str, Any]:
-    """Posts under this badge, newest first: the posts work fills this in.
-
-    Return {"badge_posts": {"views": [PostView...], "next_cursor": ..., "paged": ...,
-    "visibility_labels": ...}} and badge.html lists them (see its "Posts" section). Until then
-    it returns nothing and the page shows no posts section at all: nothing fake.
-    """
-    return {}
+    """Public posts filed under this badge by their activity tags, newest first, for the
+    "Posts" section of badge.html (`?before=` pages them; the holders list pages by `cursor`)."""
+    before = request.query.get("before") or None
+    page = await request.app[appkeys.POSTS].badge_timeline(badge.slug, viewer, before=before)
+    return {
+        "badge_posts": {
+            "views": await post_views(request, viewer, page.posts),
+            "next_cursor": page.next_cursor,
+            "paged": before is not None,
+        },
+        "visibility_labels": VISIBILITY_LABELS,
+    }
 
 
 @routes.get("/badges/{slug}", name="badge")

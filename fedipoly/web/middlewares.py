@@ -140,10 +140,35 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return response
 
 
+# In JSON these characters only occur inside strings, where \uXXXX means the same: escaped, no
+# byte of an API answer can read as markup to a client that sniffs or embeds it (as Rails does).
+JSON_MARKUP_ESCAPES = (
+    (b"<", b"\\u003c"),
+    (b">", b"\\u003e"),
+    (b"&", b"\\u0026"),
+    (b"'", b"\\u0027"),
+)
+
+
+def escape_json_markup(response: web.StreamResponse) -> None:
+    if (
+        isinstance(response, web.Response)
+        and response.content_type == "application/json"
+        and isinstance(response.body, bytes)
+    ):
+        body = response.body
+        for raw, escaped in JSON_MARKUP_ESCAPES:
+            body = body.replace(raw, escaped)
+        response.body = body
+
+
 @web.middleware
 async def security_headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Outermost, so error pages and error JSON get the headers too."""
     response = await handler(request)
     if not response.prepared:
+        if is_api_request(request):
+            escape_json_markup(response)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         if response.content_type == "text/html":

@@ -54,6 +54,54 @@ def _with_parameters(operation: dict[str, Any], parameters: list[dict[str, Any]]
 
 
 VISIBILITY = {"type": "string", "enum": ["public", "followers", "direct"]}
+ACTIVITY_TAG = _object(
+    {
+        "phrase": {"type": "string", "minLength": 1, "maxLength": 60},
+        "badge": {
+            "type": "string",
+            "description": "A badge slug; may be left out for a phrase of the instance's "
+            "activity catalogue (its badge is then used). Otherwise a badge you can use.",
+        },
+    },
+    ["phrase"],
+)
+NEW_IMAGE = _object(
+    {
+        "media_id": {"type": "string", "description": "The id POST /api/v1/media returned"},
+        "alt": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 1500,
+            "description": "What the image shows, for people who cannot see it (required)",
+        },
+    },
+    ["media_id", "alt"],
+)
+POST_EXTRAS: dict[str, Any] = {
+    "activity_tags": {
+        "type": "array",
+        "maxItems": 5,
+        "items": ACTIVITY_TAG,
+        "description": "What you did, each tied to a badge: the post appears on those "
+        "badges' pages",
+    },
+    "attachments": {"type": "array", "maxItems": 4, "items": NEW_IMAGE},
+    "happened_on": {
+        "type": ["string", "null"],
+        "format": "date",
+        "description": "When it happened, for a work timeline (1900-01-01 to today); "
+        "timelines still order by publication time",
+    },
+}
+NEW_POST_PROPERTIES: dict[str, Any] = {
+    "text": {
+        "type": "string",
+        "maxLength": 5000,
+        "description": "Plain text; links, @mentions and #hashtags become links. May be "
+        "empty only when the post has images",
+    },
+    "visibility": VISIBILITY | {"default": "public"},
+} | POST_EXTRAS
 FOLLOW_STATE = {"type": "string", "enum": ["pending", "accepted"]}
 ACTOR_BODY = _object(
     {"actor": {"type": "string", "description": "The follower's actor URI"}}, ["actor"]
@@ -78,12 +126,95 @@ SOCIAL_SCHEMAS: dict[str, Any] = {
             "author": _ref("Actor"),
             "content_html": {"type": "string", "description": "Sanitised HTML"},
             "visibility": VISIBILITY,
-            "in_reply_to": {"type": ["string", "null"]},
+            "in_reply_to": {
+                "type": ["string", "null"],
+                "description": "The URI of the post this one answers",
+            },
             "published": DATE_TIME,
             "updated": {"type": ["string", "null"], "format": "date-time"},
+            "happened_on": {"type": ["string", "null"], "format": "date"},
+            "activity_tags": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "phrase": STRING,
+                        "badge": {
+                            "type": "string",
+                            "description": "Badge slug (the sending server's, for remote "
+                            "posts); empty when the tag has none",
+                        },
+                    },
+                    ["phrase", "badge"],
+                ),
+            },
+            "badges": {
+                "type": "array",
+                "items": STRING,
+                "description": "Slugs of the badges the post is filed under",
+            },
+            "hashtags": {"type": "array", "items": STRING, "description": "Without the #"},
+            "mentions": {"type": "array", "items": _ref("Actor")},
+            "attachments": {"type": "array", "items": _ref("Image")},
             "text": {"type": "string", "description": "The source text; only for its author"},
         },
-        ["id", "uri", "url", "author", "content_html", "visibility", "published", "updated"],
+        [
+            "id",
+            "uri",
+            "url",
+            "author",
+            "content_html",
+            "visibility",
+            "in_reply_to",
+            "published",
+            "updated",
+            "happened_on",
+            "activity_tags",
+            "badges",
+            "hashtags",
+            "mentions",
+            "attachments",
+        ],
+    ),
+    "Image": _object(
+        {
+            "url": STRING,
+            "media_type": STRING,
+            "alt": {"type": "string", "description": "Alt text"},
+            "width": {"type": ["integer", "null"]},
+            "height": {"type": ["integer", "null"]},
+        },
+        ["url", "media_type", "alt", "width", "height"],
+    ),
+    "Media": _object(
+        {
+            "id": {"type": "string", "description": "Pass as `media_id` in a post's attachments"},
+            "url": STRING,
+            "media_type": {"type": "string", "enum": ["image/png", "image/jpeg", "image/webp"]},
+            "width": {"type": "integer"},
+            "height": {"type": "integer"},
+        },
+        ["id", "url", "media_type", "width", "height"],
+    ),
+    "Thread": _object(
+        {
+            "post": _ref("Post"),
+            "replies": {
+                "type": "array",
+                "description": "Oldest first; each reply's `in_reply_to` names its parent",
+                "items": _object(
+                    {
+                        "depth": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "description": "1 answers `post`, 2 answers a reply, ...",
+                        },
+                        "post": _ref("Post"),
+                    },
+                    ["depth", "post"],
+                ),
+            },
+        },
+        ["post", "replies"],
     ),
     "PostPage": _page("Post"),
     "Follow": _object(
@@ -107,6 +238,19 @@ def _follow_list(summary: str) -> dict[str, Any]:
             summary,
             _ok("A page, newest first", _ref("FollowPage")) | _errors(400, 401),
             tag="follows",
+        ),
+        CURSOR_PARAMETERS,
+    )
+
+
+def _public_timeline(summary: str) -> dict[str, Any]:
+    return _with_parameters(
+        _optional_auth(
+            _op(
+                summary + "; never ranked",
+                _ok("A page, newest first", _ref("PostPage")) | _errors(400, 401),
+                tag="timelines",
+            )
         ),
         CURSOR_PARAMETERS,
     )
@@ -155,17 +299,63 @@ SOCIAL_PATHS: dict[str, Any] = {
     },
     "/api/v1/posts": {
         "post": _op(
-            "Publish a post: one line or many, same call",
-            _ok("Published", _ref("Post"), status="201") | _errors(400, 401, 413),
+            "Publish a post: one line or many, same call; optionally with activity tags, "
+            'images, a "happened on" date, or as a reply',
+            _ok("Published", _ref("Post"), status="201")
+            | _errors(400, 401, 404, 413)
+            | _gone("The post replied to was deleted"),
             body=_object(
-                {
-                    "text": {"type": "string", "minLength": 1, "maxLength": 5000},
-                    "visibility": VISIBILITY | {"default": "public"},
+                NEW_POST_PROPERTIES
+                | {
+                    "in_reply_to": {
+                        "type": "string",
+                        "description": "The id or the URI of a post you may see: makes "
+                        "this a reply (404 when there is no such post)",
+                    }
                 },
-                ["text"],
             ),
             tag="posts",
         ),
+    },
+    "/api/v1/posts/{post_id}/replies": {
+        "post": _op(
+            "Reply to a post you may see (threaded comments)",
+            _ok("Published", _ref("Post"), status="201")
+            | _errors(400, 401, 404, 413)
+            | _gone("The post was deleted"),
+            body=_object(NEW_POST_PROPERTIES),
+            tag="posts",
+        ),
+    },
+    "/api/v1/posts/{post_id}/thread": {
+        "get": _optional_auth(
+            _op(
+                "A post and the replies below it that you may see, oldest first",
+                _ok("The thread", _ref("Thread")) | _errors(401, 404) | _gone("Deleted"),
+                tag="posts",
+            )
+        ),
+    },
+    "/api/v1/media": {
+        "post": _op(
+            "Upload an image for a post (PNG, JPEG, WebP or GIF; re-encoded without metadata "
+            "and resized). Attach it with its alt text in a post's `attachments`",
+            _ok("Stored", _ref("Media"), status="201") | _errors(400, 401, 413),
+            tag="posts",
+        )
+        | {
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": _object(
+                            {"file": {"type": "string", "contentMediaType": "image/*"}},
+                            ["file"],
+                        )
+                    }
+                },
+            }
+        },
     },
     "/api/v1/posts/{post_id}": {
         "get": _optional_auth(
@@ -177,11 +367,15 @@ SOCIAL_PATHS: dict[str, Any] = {
             )
         ),
         "put": _op(
-            "Edit your post's text",
+            "Edit your post's text and, when given, its activity tags, images (the full new "
+            "list) and date (null removes it); visibility and the reply it answers stay",
             _ok("Edited", _ref("Post"))
             | _errors(400, 401, 403, 404, 413)
             | _gone("The post was deleted"),
-            body=_object({"text": {"type": "string", "minLength": 1, "maxLength": 5000}}, ["text"]),
+            body=_object(
+                {"text": {"type": "string", "minLength": 1, "maxLength": 5000}} | POST_EXTRAS,
+                ["text"],
+            ),
             tag="posts",
         ),
         "delete": _op(
@@ -194,7 +388,8 @@ SOCIAL_PATHS: dict[str, Any] = {
         "get": _with_parameters(
             _optional_auth(
                 _op(
-                    "A member's public posts, newest first",
+                    "A member's posts, newest first: public ones; followers-only ones too for "
+                    "their accepted followers; all of them for the member",
                     _ok("A page, newest first", _ref("PostPage"))
                     | _errors(400, 401, 404)
                     | _gone("The account is suspended"),
@@ -211,6 +406,26 @@ SOCIAL_PATHS: dict[str, Any] = {
                 "never ranked",
                 _ok("A page, newest first", _ref("PostPage")) | _errors(400, 401),
                 tag="timelines",
+            ),
+            CURSOR_PARAMETERS,
+        ),
+    },
+    "/api/v1/timelines/local": {
+        "get": _public_timeline("Public posts by this server's members, newest first"),
+    },
+    "/api/v1/timelines/federated": {
+        "get": _public_timeline(
+            "Every public post this server knows, local and remote, newest first"
+        ),
+    },
+    "/api/v1/badges/{slug}/posts": {
+        "get": _with_parameters(
+            _optional_auth(
+                _op(
+                    "Public posts filed under the badge by their activity tags, newest first",
+                    _ok("A page, newest first", _ref("PostPage")) | _errors(400, 401, 404),
+                    tag="timelines",
+                )
             ),
             CURSOR_PARAMETERS,
         ),

@@ -11,18 +11,46 @@ in social_pages.py so both answer the same question the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from aiohttp import web
 
 from fedipoly import appkeys
 from fedipoly.errors import Gone, ValidationFailed
-from fedipoly.models import Account, FollowState, Post, TimelinePage, Visibility
+from fedipoly.models import (
+    Account,
+    FollowState,
+    Post,
+    PostActivityTag,
+    TimelinePage,
+    Visibility,
+)
 from fedipoly.services.directory import ActorSummary, web_url
 from fedipoly.services.follows import FollowView
-from fedipoly.services.posts import clamp_limit, decode_cursor, encode_cursor, page_of
+from fedipoly.services.post_parts import NewAttachment
+from fedipoly.services.posts import clamp_limit, decode_cursor, encode_cursor
 from fedipoly.web.api import read_json, require_account, text_field
 from fedipoly.web.middlewares import current_account
+from fedipoly.web.post_display import (
+    BadgeLookup,
+    ImageView,
+    ReplyContext,
+    TagView,
+    day_label,
+    image_views,
+    reply_context,
+    tag_views,
+)
+from fedipoly.web.post_input import (
+    json_activity_tags,
+    json_attachments,
+    json_happened_on,
+    media_json,
+    parse_date,
+    read_upload,
+    save_post_image,
+)
 
 routes = web.RouteTableDef()
 
@@ -39,10 +67,19 @@ class PostView:
     url: str  # absolute page URL
     path: str  # link target in our HTML (site path for local posts)
     own: bool  # the reader wrote it: may edit and delete
+    tags: tuple[TagView, ...] = ()  # activity tags, linked to their badge pages
+    mentioned: tuple[ActorSummary, ...] = ()
+    reply_to: ReplyContext | None = None
+    images: tuple[ImageView, ...] = ()
+    reply_path: str = ""  # where a signed-in reader answers it ("" for nobody)
 
     @property
     def published_label(self) -> str:
         return self.post.published.strftime("%Y-%m-%d %H:%M UTC")
+
+    @property
+    def happened_on_label(self) -> str:
+        return day_label(self.post.happened_on) if self.post.happened_on else ""
 
     @property
     def updated_label(self) -> str:
@@ -54,6 +91,7 @@ async def post_views(
 ) -> list[PostView]:
     urls = request.app[appkeys.URLS]
     directory = request.app[appkeys.POSTS].directory()
+    badges = BadgeLookup(request, reader)
     views = []
     for post in posts:
         author = await directory.describe(post.author)
@@ -64,7 +102,20 @@ async def post_views(
             url = web_url(post.url) or web_url(post.uri) or ""
             path = url
         own = reader is not None and post.is_local and post.local_account_id == reader.id
-        views.append(PostView(post=post, author=author, url=url, path=path, own=own))
+        views.append(
+            PostView(
+                post=post,
+                author=author,
+                url=url,
+                path=path,
+                own=own,
+                tags=await tag_views(request, post, badges),
+                mentioned=tuple([await directory.describe(uri) for uri in post.mentions]),
+                reply_to=await reply_context(request, post, directory),
+                images=image_views(post.attachments),
+                reply_path=(path if username else f"/posts/{post.id}") if reader else "",
+            )
+        )
     return views
 
 
@@ -93,6 +144,23 @@ def post_json(view: PostView) -> dict[str, Any]:
         "in_reply_to": post.in_reply_to,
         "published": post.published.isoformat(),
         "updated": post.updated.isoformat() if post.updated else None,
+        "happened_on": post.happened_on.isoformat() if post.happened_on else None,
+        "activity_tags": [
+            {"phrase": tag.phrase, "badge": tag.badge_slug} for tag in post.activity_tags
+        ],
+        "badges": list(post.badges),
+        "hashtags": list(post.hashtags),
+        "mentions": [actor_json(actor) for actor in view.mentioned],
+        "attachments": [
+            {
+                "url": image.url,
+                "media_type": image.media_type,
+                "alt": image.alt,
+                "width": image.width,
+                "height": image.height,
+            }
+            for image in post.attachments
+        ],
     }
     if view.own:
         data["text"] = post.source_text  # the source, for editing; only to its author
@@ -233,17 +301,96 @@ async def _one(request: web.Request, reader: Account | None, post: Post) -> dict
     return post_json((await post_views(request, reader, [post]))[0])
 
 
-@routes.post("/api/v1/posts")
-async def create_post(request: web.Request) -> web.Response:
-    account = require_account(request)
-    body = await read_json(request)
-    text = text_field(body, "text")
+@dataclass(frozen=True)
+class NewPostBody:
+    """A JSON body for a new post or reply, its shape checked."""
+
+    text: str
+    visibility: Visibility
+    activity_tags: list[PostActivityTag]
+    attachments: list[NewAttachment]
+    happened_on: date | None
+
+
+def new_post_body(body: dict[str, Any]) -> NewPostBody:
     raw_visibility = body.get("visibility", Visibility.PUBLIC.value)
     if not isinstance(raw_visibility, str):
         raise ValidationFailed("visibility must be a string", {"field": "visibility"})
-    visibility = parse_visibility(raw_visibility)
-    post = await request.app[appkeys.POSTS].create(account, text, visibility)
+    return NewPostBody(
+        text=text_field(body, "text", required="attachments" not in body),
+        visibility=parse_visibility(raw_visibility),
+        activity_tags=json_activity_tags(body) or [],
+        attachments=json_attachments(body) or [],
+        happened_on=parse_date(body.get("happened_on")),
+    )
+
+
+@routes.post("/api/v1/posts")
+async def create_post(request: web.Request) -> web.Response:
+    """A post; with `in_reply_to` (the id or the URI of a post you may see) a reply."""
+    account = require_account(request)
+    body = await read_json(request)
+    new = new_post_body(body)
+    posts = request.app[appkeys.POSTS]
+    in_reply_to = body.get("in_reply_to")
+    if in_reply_to is not None and not isinstance(in_reply_to, str):
+        raise ValidationFailed("in_reply_to is a post id or URI", {"field": "in_reply_to"})
+    extras: dict[str, Any] = {
+        "activity_tags": new.activity_tags,
+        "attachments": new.attachments,
+        "happened_on": new.happened_on,
+    }
+    if in_reply_to and not in_reply_to.startswith(("https://", "http://")):
+        post = await posts.reply(account, in_reply_to, new.text, new.visibility, **extras)
+    else:
+        post = await posts.create(
+            account, new.text, new.visibility, in_reply_to=in_reply_to or None, **extras
+        )
     return web.json_response(await _one(request, account, post), status=201)
+
+
+@routes.post("/api/v1/posts/{post_id}/replies")
+async def reply_to_post(request: web.Request) -> web.Response:
+    account = require_account(request)
+    new = new_post_body(await read_json(request))
+    post = await request.app[appkeys.POSTS].reply(
+        account,
+        request.match_info["post_id"],
+        new.text,
+        new.visibility,
+        activity_tags=new.activity_tags,
+        attachments=new.attachments,
+        happened_on=new.happened_on,
+    )
+    return web.json_response(await _one(request, account, post), status=201)
+
+
+@routes.get("/api/v1/posts/{post_id}/thread")
+async def post_thread(request: web.Request) -> web.Response:
+    """The post and the replies below it the reader may see, oldest first, with their depth."""
+    reader = current_account(request)
+    posts = request.app[appkeys.POSTS]
+    post = await posts.visible_post(reader, request.match_info["post_id"])
+    replies = await posts.thread(post, reader)
+    views = await post_views(request, reader, [post] + [reply.post for reply in replies])
+    return web.json_response(
+        {
+            "post": post_json(views[0]),
+            "replies": [
+                {"depth": reply.depth, "post": post_json(view)}
+                for reply, view in zip(replies, views[1:], strict=True)
+            ],
+        }
+    )
+
+
+@routes.post("/api/v1/media")
+async def upload_media(request: web.Request) -> web.Response:
+    """An image for a post (multipart/form-data, part `file`); attach it by its id."""
+    require_account(request)
+    data, _filename = await read_upload(request)
+    stored = await save_post_image(request, data)
+    return web.json_response(media_json(stored, request), status=201)
 
 
 @routes.get("/api/v1/posts/{post_id}")
@@ -261,7 +408,14 @@ async def update_post(request: web.Request) -> web.Response:
         account, post_id
     )  # 404 for posts the member cannot see
     body = await read_json(request)
-    post = await request.app[appkeys.POSTS].update(account, post_id, text_field(body, "text"))
+    post = await request.app[appkeys.POSTS].update(
+        account,
+        post_id,
+        text_field(body, "text"),
+        activity_tags=json_activity_tags(body),
+        attachments=json_attachments(body),
+        happened_on=json_happened_on(body),
+    )
     return web.json_response(await _one(request, account, post))
 
 
@@ -274,18 +428,39 @@ async def delete_post(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def _page_response(
+    request: web.Request, reader: Account | None, page: TimelinePage
+) -> web.Response:
+    views = await post_views(request, reader, page.posts)
+    return web.json_response(page_json([post_json(view) for view in views], page.next_cursor))
+
+
+def _before(request: web.Request) -> str | None:
+    return request.query.get("before") or None
+
+
 @routes.get("/api/v1/accounts/{username}/posts")
 async def account_posts(request: web.Request) -> web.Response:
-    """A member's public posts, newest first: what their profile page lists."""
+    """A member's posts, newest first, as their profile page lists them: public ones, plus
+    followers-only ones for their accepted followers, plus everything for the member."""
     reader = current_account(request)
     author = await request.app[appkeys.ACCOUNTS].get_by_username(request.match_info["username"])
     if author.suspended:
         raise Gone("this account is suspended")
-    before, limit = decode_cursor(request.query.get("before")), query_limit(request)
-    posts = await request.app[appkeys.POSTS].public_posts(author, before=before, limit=limit)
-    page = page_of(posts, limit)
-    views = await post_views(request, reader, page.posts)
-    return web.json_response(page_json([post_json(view) for view in views], page.next_cursor))
+    page = await request.app[appkeys.POSTS].profile_timeline(
+        author, reader, before=_before(request), limit=query_limit(request)
+    )
+    return await _page_response(request, reader, page)
+
+
+@routes.get("/api/v1/badges/{slug}/posts")
+async def badge_posts(request: web.Request) -> web.Response:
+    """Public posts filed under the badge by their activity tags, newest first."""
+    reader = current_account(request)
+    page = await request.app[appkeys.POSTS].badge_timeline(
+        request.match_info["slug"], reader, before=_before(request), limit=query_limit(request)
+    )
+    return await _page_response(request, reader, page)
 
 
 # --- timelines -----------------------------------------------------------------------------
@@ -297,5 +472,22 @@ async def home_timeline(request: web.Request) -> web.Response:
     page: TimelinePage = await request.app[appkeys.POSTS].home_timeline(
         account, before=request.query.get("before") or None, limit=query_limit(request)
     )
-    views = await post_views(request, account, page.posts)
-    return web.json_response(page_json([post_json(view) for view in views], page.next_cursor))
+    return await _page_response(request, account, page)
+
+
+@routes.get("/api/v1/timelines/local")
+async def local_timeline(request: web.Request) -> web.Response:
+    """Public posts by this server's members, newest first."""
+    page = await request.app[appkeys.POSTS].local_timeline(
+        before=_before(request), limit=query_limit(request)
+    )
+    return await _page_response(request, current_account(request), page)
+
+
+@routes.get("/api/v1/timelines/federated")
+async def federated_timeline(request: web.Request) -> web.Response:
+    """Every public post this server knows, local and remote, newest first."""
+    page = await request.app[appkeys.POSTS].federated_timeline(
+        before=_before(request), limit=query_limit(request)
+    )
+    return await _page_response(request, current_account(request), page)

@@ -7,6 +7,7 @@ No counts of followers, likes or anything else are shown (product rule 1).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -15,17 +16,21 @@ from yarl import URL
 from fedipoly import appkeys
 from fedipoly.errors import FedipolyError, Gone, NotFound, ValidationFailed
 from fedipoly.models import Account, FollowState, Post, Visibility
-from fedipoly.services.posts import MAX_POST_CHARACTERS, PAGE_SIZE, decode_cursor, page_of
+from fedipoly.services.posts import KEEP, MAX_POST_CHARACTERS, PAGE_SIZE, decode_cursor
+from fedipoly.web.compose import ComposeInput, compose_context, publish
 from fedipoly.web.middlewares import current_account
 from fedipoly.web.pages import NOTICES as ACCOUNT_NOTICES
 from fedipoly.web.pages import render
+from fedipoly.web.post_display import thread_tree
+from fedipoly.web.post_input import parse_date
 from fedipoly.web.profile_pages import profile_extras
-from fedipoly.web.social_api import follows_next, parse_visibility, post_views
+from fedipoly.web.social_api import PostView, follows_next, parse_visibility, post_views
 
 routes = web.RouteTableDef()
 
 NOTICES = ACCOUNT_NOTICES | {
     "posted": "Your post is published.",
+    "replied": "Your reply is published.",
     "edited": "Your post has been updated.",
     "deleted": "Your post has been deleted.",
     "followed": "You are now following them.",
@@ -82,7 +87,10 @@ def common(request: web.Request) -> dict[str, Any]:
 
 
 async def _timeline_page(
-    request: web.Request, account: Account, extra: dict[str, Any] | None = None, status: int = 200
+    request: web.Request,
+    account: Account,
+    compose: ComposeInput | None = None,
+    error: FedipolyError | None = None,
 ) -> web.Response:
     before = (request.query.get("before") or None) if request.method == "GET" else None
     page = await request.app[appkeys.POSTS].home_timeline(account, before=before)
@@ -90,14 +98,11 @@ async def _timeline_page(
         "views": await post_views(request, account, page.posts),
         "next_cursor": page.next_cursor,
         "paged": before is not None,
-        "compose_text": "",
-        "compose_visibility": Visibility.PUBLIC.value,
-        "compose_error": None,
         "visibility_options": VISIBILITY_OPTIONS,
-        "max_characters": MAX_POST_CHARACTERS,
         "next_path": "/",
     }
-    return render(request, "timeline.html", context | (extra or {}), status=status)
+    context |= await compose_context(request, account, compose, error)
+    return render(request, "timeline.html", context, status=error.status if error else 200)
 
 
 @routes.get("/", name="home")
@@ -111,22 +116,11 @@ async def home(request: web.Request) -> web.Response:
 @routes.post("/posts")
 async def create_post(request: web.Request) -> web.StreamResponse:
     account = member_or_login(request, "/")
-    form = await request.post()
-    text, raw_visibility = form_text(form, "text"), form_text(form, "visibility")
+    values = ComposeInput.from_form(await request.post())
     try:
-        visibility = parse_visibility(raw_visibility or Visibility.PUBLIC.value)
-        await request.app[appkeys.POSTS].create(account, text, visibility)
+        await publish(request, account, values)
     except FedipolyError as error:
-        return await _timeline_page(
-            request,
-            account,
-            {
-                "compose_error": error.message,
-                "compose_text": text,
-                "compose_visibility": raw_visibility,
-            },
-            status=error.status,
-        )
+        return await _timeline_page(request, account, values, error)
     raise see_other("/", "posted")
 
 
@@ -144,6 +138,8 @@ async def _edit_page(
     context = common(request) | {
         "view": view,
         "text": post.source_text,
+        "happened_on": post.happened_on.isoformat() if post.happened_on else "",
+        "happened_on_max": (request.app[appkeys.CLOCK]().date() + timedelta(days=1)).isoformat(),
         "error": None,
         "max_characters": MAX_POST_CHARACTERS,
     }
@@ -168,13 +164,17 @@ async def edit(request: web.Request) -> web.StreamResponse:
     posts = request.app[appkeys.POSTS]
     await request.app[appkeys.POSTS].visible_post(account, post_id)
     post = await posts.get_own(account, post_id)
-    text = form_text(await request.post(), "text")
+    form = await request.post()
+    text = form_text(form, "text")
+    raw_date = form.get("happened_on")  # absent (an older form): the date stays as it is
     try:
-        await posts.update(account, post_id, text)
+        happened_on = parse_date(raw_date) if isinstance(raw_date, str) else KEEP
+        await posts.update(account, post_id, text, happened_on=happened_on)
     except FedipolyError as error:
-        return await _edit_page(
-            request, account, post, {"error": error.message, "text": text}, status=error.status
-        )
+        kept = {"error": error.message, "text": text}
+        if isinstance(raw_date, str):
+            kept["happened_on"] = raw_date
+        return await _edit_page(request, account, post, kept, status=error.status)
     raise see_other(f"/@{account.username}/{post_id}", "edited")
 
 
@@ -202,9 +202,9 @@ async def profile(request: web.Request) -> web.Response:
     member = await _profile_member(request)
     reader = current_account(request)
     urls = request.app[appkeys.URLS]
-    before = decode_cursor(request.query.get("before"))
-    posts = await request.app[appkeys.POSTS].public_posts(member, before=before, limit=PAGE_SIZE)
-    page = page_of(posts, PAGE_SIZE)
+    before = request.query.get("before") or None
+    # Public posts; followers-only ones too for an accepted follower; everything for the member.
+    page = await request.app[appkeys.POSTS].profile_timeline(member, reader, before=before)
     relationship: str | None = None  # None: no follow button (signed out, or your own page)
     if reader is not None and reader.id != member.id:
         state = await request.app[appkeys.FOLLOWS].relationship(reader, urls.actor(member.username))
@@ -231,8 +231,66 @@ async def post_page(request: web.Request) -> web.Response:
     )
     if not post.is_local:
         raise NotFound("no such post")
-    view = (await post_views(request, reader, [post]))[0]
-    return render(request, "post.html", common(request) | {"view": view})
+    return await _post_page(request, reader, post)
+
+
+async def _post_page(
+    request: web.Request,
+    reader: Account | None,
+    post: Post,
+    extra: dict[str, Any] | None = None,
+    status: int = 200,
+) -> web.Response:
+    """A post, the replies below it as nested lists, and (signed in) the reply form."""
+    replies = await request.app[appkeys.POSTS].thread(post, reader)
+    views = await post_views(request, reader, [post] + [reply.post for reply in replies])
+    view: PostView = views[0]
+    context = common(request) | {
+        "view": view,
+        "thread": thread_tree(post.uri, replies, views[1:]),
+        "visibility_options": VISIBILITY_OPTIONS,
+        "max_characters": MAX_POST_CHARACTERS,
+        "reply_text": "",
+        # A reply is as private as what it answers unless the member chooses otherwise.
+        "reply_visibility": post.visibility.value,
+        "reply_error": None,
+    }
+    return render(request, "post.html", context | (extra or {}), status=status)
+
+
+@routes.get("/posts/{post_id}")
+async def any_post_page(request: web.Request) -> web.StreamResponse:
+    """Any post the reader may see, with its thread: local ones redirect to their own page;
+    remote ones are shown here so they can be answered too."""
+    reader = current_account(request)
+    post = await request.app[appkeys.POSTS].visible_post(reader, request.match_info["post_id"])
+    username = request.app[appkeys.URLS].local_username(post.author) if post.is_local else None
+    if username is not None:
+        raise web.HTTPSeeOther(f"/@{username}/{post.id}")
+    return await _post_page(request, reader, post)
+
+
+@routes.post("/posts/{post_id}/reply")
+async def reply(request: web.Request) -> web.StreamResponse:
+    post_id = request.match_info["post_id"]
+    account = member_or_login(request, f"/posts/{post_id}")
+    posts = request.app[appkeys.POSTS]
+    parent = await posts.visible_post(account, post_id)  # 404 / 410 before anything else
+    form = await request.post()
+    text, raw_visibility = form_text(form, "text"), form_text(form, "visibility")
+    try:
+        visibility = parse_visibility(raw_visibility or parent.visibility.value)
+        answer = await posts.reply(account, post_id, text, visibility)
+    except FedipolyError as error:
+        extra = {"reply_error": error.message, "reply_text": text}
+        if raw_visibility:
+            extra["reply_visibility"] = raw_visibility
+        return await _post_page(request, account, parent, extra, status=error.status)
+    urls = request.app[appkeys.URLS]
+    username = urls.local_username(parent.author) if parent.is_local else None
+    page = f"/@{username}/{parent.id}" if username else f"/posts/{parent.id}"
+    location = URL(page).with_query(notice="replied").with_fragment(f"post-{answer.id}")
+    raise web.HTTPSeeOther(str(location))
 
 
 # --- follows -------------------------------------------------------------------------------

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import uuid
+from collections.abc import AsyncIterator
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +25,7 @@ from tests.contract.test_federation_store import (
     seconds,
     walk_pages,
 )
+from tests.support import SecantusServer
 
 CAROL = "https://remote.example/users/carol"
 BADGE = "badge-python"
@@ -258,9 +262,29 @@ async def test_local_and_federated_pages_walked_by_cursor_hold_every_post_once(
         assert [p.id for page in pages for p in page] == newest_first_posts(expected)
 
 
-async def test_sqlite_reads_the_public_timelines_from_their_partial_indexes(store: Store) -> None:
-    if not isinstance(store, SqliteStore):
-        pytest.skip("query plans are SQLite's")
+@pytest.fixture
+async def sqlite_store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    """SQLite only: for facts about that adapter (query plans), not the shared contract."""
+    opened = SqliteStore(str(tmp_path / "plans.sqlite3"))
+    await opened.open()
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+async def mongo_store(secantus: SecantusServer) -> AsyncIterator[MongoStore]:
+    """MongoDB only: for that adapter's own migration behaviour."""
+    opened = MongoStore(secantus.url, f"test_{uuid.uuid4().hex[:12]}")
+    await opened.open()
+    yield opened
+    await opened.drop_database()
+    await opened.close()
+
+
+async def test_sqlite_reads_the_public_timelines_from_their_partial_indexes(
+    sqlite_store: SqliteStore,
+) -> None:
+    store = sqlite_store
     for scope, index in (
         ("AND local_account_id IS NOT NULL", "posts_local_public"),
         ("", "posts_public"),
@@ -309,9 +333,10 @@ async def test_thread_posts_are_the_roots_replies_oldest_first(store: Store) -> 
     assert await store.thread_posts("https://nowhere.example/1", limit=10) == []
 
 
-async def test_mongodb_flags_posts_stored_before_the_local_timeline_existed(store: Store) -> None:
-    if not isinstance(store, MongoStore):
-        pytest.skip("SQLite reads local_account_id through a partial index; no flag to set")
+async def test_mongodb_flags_posts_stored_before_the_local_timeline_existed(
+    mongo_store: MongoStore,
+) -> None:
+    store = mongo_store
     now = utc_now()
     local = post(ALICE, published=now, local_account_id=ALICE_ID)
     remote = post(CAROL, published=now + seconds(1))

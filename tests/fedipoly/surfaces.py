@@ -257,7 +257,6 @@ FORBIDDEN_TAGS = frozenset(
         "embed",
         "applet",
         "base",
-        "meta",
         "foreignobject",
         "animate",
         "set",
@@ -307,6 +306,8 @@ class ActiveContent(HTMLParser):
         elif tag == "link":
             if not is_site_asset(values.get("href", "")):
                 self.found.append(f"<link {values}>")
+        elif tag == "meta" and "http-equiv" in values:
+            self.found.append(f"<meta {values}>")
         elif tag in FORBIDDEN_TAGS:
             self.found.append(f"<{tag} {values}>")
         elif tag == "use" and not values.get("href", values.get("xlink:href", "#")).startswith("#"):
@@ -355,79 +356,73 @@ def html_problems(html: str) -> list[str]:
 # checks as a page. Every other string is plain text.
 HTML_KEYS = frozenset({"content", "summary", "value", "content_html", "bio_html", "summary_html"})
 HTML_MAP_KEYS = frozenset({"contentMap", "summaryMap"})
-# The tags our sanitiser keeps; in an API response's bytes no other tag may open.
-SANITIZED_TAGS = frozenset(
-    {
-        "p",
-        "br",
-        "span",
-        "a",
-        "del",
-        "pre",
-        "code",
-        "em",
-        "strong",
-        "b",
-        "i",
-        "u",
-        "ul",
-        "ol",
-        "li",
-        "blockquote",
-    }
-)
 RAW_TAG = re.compile(r"<\s*/?\s*([a-zA-Z][\w:-]*)")
-RAW_SCRIPT_URL = re.compile(r"""(href|src|action)\s*=\s*\\?["']?\s*(javascript|data|vbscript):""", re.I)
+URL_KEYS = frozenset({"url", "uri", "href", "icon", "image", "avatar", "inbox", "outbox", "actor"})
 
 
-def json_html_fields(value: Any, key: str = "", parent: str = "") -> Iterable[tuple[str, str]]:
-    """(path, html) for every HTML-valued field in a JSON document."""
+def is_html_key(key: str, parent: str) -> bool:
+    return key in HTML_KEYS or key.endswith("_html") or parent in HTML_MAP_KEYS
+
+
+def is_url_key(key: str) -> bool:
+    lowered = key.lower()
+    return lowered in URL_KEYS or lowered.endswith(("url", "uri", "href"))
+
+
+def json_fields(value: Any, key: str = "", parent: str = "") -> Iterable[tuple[str, str, str]]:
+    """(key, parent key, value) for every string in a JSON document."""
     if isinstance(value, dict):
         for name, item in value.items():
-            yield from json_html_fields(item, str(name), key)
+            yield from json_fields(item, str(name), key)
     elif isinstance(value, list):
         for item in value:
-            yield from json_html_fields(item, key, parent)
-    elif isinstance(value, str) and (
-        key in HTML_KEYS or key.endswith("_html") or parent in HTML_MAP_KEYS
-    ):
-        yield key, value
+            yield from json_fields(item, key, parent)
+    elif isinstance(value, str):
+        yield key, parent, value
 
 
 def json_strings(value: Any) -> Iterable[str]:
-    if isinstance(value, dict):
-        for item in value.values():
-            yield from json_strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from json_strings(item)
-    elif isinstance(value, str):
-        yield value
+    return (text for _key, _parent, text in json_fields(value))
+
+
+def csp_problems(item: Fetched) -> list[str]:
+    policy = item.headers.get("Content-Security-Policy", "")
+    script = next(
+        (part.strip() for part in policy.split(";") if part.strip().startswith("script-src")),
+        next((part.strip() for part in policy.split(";") if "default-src" in part), ""),
+    )
+    if not script or "unsafe-inline" in script or "unsafe-eval" in script or "*" in script:
+        return [f"page without a script-src/default-src that forbids inline script: {policy!r}"]
+    return []
 
 
 def response_problems(item: Fetched) -> list[str]:
-    """Markup that would run: in a page, in an HTML field of any JSON answer, and (for the API,
-    whose JSON clients embed) any tag but the sanitiser's in the raw bytes."""
+    """Markup that would run: in a page, in an HTML field of any JSON answer, a script URL in
+    a JSON URL field, and (for the API, whose JSON clients embed) markup in its raw bytes.
+    Also the headers that make a browser refuse what slipped through."""
     problems: list[str] = []
+    if item.is_html or item.is_json:
+        if item.headers.get("X-Content-Type-Options") != "nosniff":
+            problems.append(f"{item.content_type} answer {item.status} without nosniff")
     if item.is_html:
         problems += html_problems(item.body)
-    elif item.is_json and item.status < 300:
+        problems += csp_problems(item)
+    elif item.is_json:
         try:
             document = item.json()
         except ValueError:
-            return [f"{item.content_type} answer is not JSON"]
-        for key, fragment in json_html_fields(document):
-            problems += [f"{key}: {found}" for found in html_problems(fragment)]
-        if item.path.startswith("/api/"):
-            for match in RAW_TAG.finditer(item.body):
-                if match.group(1).lower() not in SANITIZED_TAGS:
-                    start = max(0, match.start() - 60)
-                    problems.append(f"raw <{match.group(1)} in JSON: {item.body[start:match.end() + 60]!r}")
-            for match in RAW_SCRIPT_URL.finditer(item.body):
-                problems.append(f"raw script URL in JSON: {match.group(0)!r}")
-    if item.status < 400 and (item.is_html or item.is_json):
-        if item.headers.get("X-Content-Type-Options") != "nosniff":
-            problems.append("no X-Content-Type-Options: nosniff")
+            return [*problems, f"{item.content_type} answer is not JSON"]
+        raw_markup = item.path.startswith("/api/") and "<" in item.body
+        for key, parent, text in json_fields(document):
+            if is_html_key(key, parent):
+                problems += [f"HTML field {key!r}: {found}" for found in html_problems(text)]
+            elif raw_markup:
+                problems += [
+                    f"raw markup <{match.group(1)}> in the API's JSON field {key!r}"
+                    for match in RAW_TAG.finditer(text)
+                ]
+            if is_url_key(key) and url_scheme(text) not in (None, *ALLOWED_SCHEMES):
+                problems.append(f"JSON URL field {key!r} = {text[:60]!r}")
     return list(dict.fromkeys(problems))
 
 

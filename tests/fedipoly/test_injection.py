@@ -32,7 +32,14 @@ from PIL import Image
 
 from federation.vocab import AS_CONTEXT, PUBLIC
 from fedipoly import appkeys
-from fedipoly.models import DeliveryState, FollowState, InboxState, PostActivityTag, Role
+from fedipoly.models import (
+    DeliveryState,
+    FollowState,
+    InboxState,
+    PostActivityTag,
+    Role,
+    Visibility,
+)
 from fedipoly.services.post_parts import NewAttachment
 from tests.fedipoly.surfaces import (
     ANONYMOUS,
@@ -251,23 +258,13 @@ async def write_everything(world: World, writer: Member, index: int, payload: st
     tagged = await posts.create(
         writer.account,
         f"{payload} #tag{index} @alice https://example.test/{payload}",
-        _visibility("public"),
+        Visibility.PUBLIC,
         activity_tags=[*tags, PostActivityTag("Wrote some code", "")],
         attachments=[NewAttachment(media.id, fits(payload, 1500))],
     )
     world.posts.append((writer.username, tagged.id))
-    reply = await posts.reply(alice_account(world), tagged.id, payload, _visibility("public"))
+    reply = await posts.reply(world.alice.account, tagged.id, payload, Visibility.PUBLIC)
     world.posts.append(("alice", reply.id))
-
-
-def _visibility(value: str) -> Any:
-    from fedipoly.models import Visibility
-
-    return Visibility(value)
-
-
-def alice_account(world: World) -> Any:
-    return world.alice.account
 
 
 async def follow_remote(world: World) -> None:
@@ -298,8 +295,8 @@ async def follow_remote(world: World) -> None:
 
 async def remote_writes_everything(world: World) -> None:
     store = world.app[appkeys.STORE]
-    first_local = world.posts[0][1]
-    first_uri = world.inst.actor(world.posts[0][0]).replace("/users/", "/users/") + f"/statuses/{first_local}"
+    author, post_id = world.posts[0]
+    first_uri = f"{world.inst.actor(author)}/statuses/{post_id}"
     notes = []
     for index, payload in enumerate(PAYLOADS):
         note = hostile_note(world, index, payload, first_uri if index % 3 == 0 else None)
@@ -378,11 +375,13 @@ async def open_world(tmp_path: Path, backend: str, mongo_url: str | None) -> Asy
             # Moderation: some hostile badges approved (public), one rejected with a hostile
             # reason, the rest left pending (seen by their creators and moderators).
             badges = app[appkeys.BADGES]
-            for position, slug in enumerate(world.slugs):
-                if position % 3 == 0:
+            for slug in world.slugs:
+                index = int(slug.removeprefix("xss"))
+                if index % 3 == 0:
                     await badges.approve(world.mod.account, slug)
-                elif position % 3 == 1:
-                    await badges.reject(world.mod.account, slug, PAYLOADS[position][:500])
+                elif index % 3 == 1:
+                    reason = PAYLOADS[index].replace("\u202e", "")
+                    await badges.reject(world.mod.account, slug, reason)
             await follow_remote(world)
             await remote_writes_everything(world)
             yield world

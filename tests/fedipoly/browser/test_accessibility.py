@@ -48,7 +48,8 @@ async def test_keyboard_and_accessible_names(browser: Browser, live_server: Live
     post_button = compose.get_by_role("button", name="Post")
     await tab_to(page, text_area)
     await page.keyboard.type("Posted this without touching the mouse.")
-    await tab_to(page, post_button, limit=5)  # only "Who can see it" is in between
+    # In between: "Activity", "Who can see it" and the closed "Images, a date, ..." summary.
+    await tab_to(page, post_button, limit=5)
     await page.keyboard.press("Enter")
     await expect(page.get_by_role("status")).to_have_text("Your post is published.")
     await expect(

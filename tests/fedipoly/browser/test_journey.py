@@ -1,6 +1,7 @@
 """The newcomer's journey through the real UI in headless Chromium (issue 4): sign up with an
 invite, fill in the profile, pick badges and create one, post a one-line update, find it on the
-profile, the badge page and the home timeline; a moderator approves the new badge and a
+profile, the badge page it is tagged for and the home timeline; a moderator approves the new
+badge and a
 signed-out visitor finds it in the catalogue. Screenshots go to test-artifacts/screenshots/.
 
 Every step uses what a person sees: labels, roles and accessible names.
@@ -85,19 +86,20 @@ async def test_newcomer_journey(
     )
     await expect(pending).to_contain_text("waiting for review")
 
-    # --- post a one-line update from the home page ---------------------------------------
+    # --- post a one-line update from the home page, tagged with what Ada did -------------
     await page.get_by_role("link", name="Fedipoly", exact=True).click()
     compose = page.get_by_role("region", name="New post")
     await compose.get_by_label("What did you do?").fill(POST_TEXT)
-    # TODO(activity tags): the compose form (fedipoly/templates/_compose.html, handled by
-    # social_pages.create_post) has no activity-tag field yet. When the posts work adds it,
-    # pick "Wrote some code" here, e.g.
-    #     await compose.get_by_label("Activity").select_option(label="Wrote some code")
-    # and un-skip the badge-page post check below (/badges/programming must list the post).
+    await compose.get_by_label("Activity", exact=True).select_option(label="Wrote some code")
     await compose.get_by_role("button", name="Post").click()
     await expect(page.get_by_role("status")).to_have_text("Your post is published.")
     timeline = page.get_by_role("region", name="Your timeline")
-    await expect(timeline.get_by_role("article").filter(has_text=POST_TEXT)).to_be_visible()
+    posted = timeline.get_by_role("article").filter(has_text=POST_TEXT)
+    await expect(posted).to_be_visible()
+    activities = posted.get_by_role("list", name="Activities")
+    await expect(
+        activities.get_by_role("link", name=re.compile("^Wrote some code"))
+    ).to_have_attribute("href", "/badges/programming")
     await page.screenshot(path=screenshots / "home-timeline.png", full_page=True)
 
     # --- the profile page ------------------------------------------------------------------
@@ -118,15 +120,13 @@ async def test_newcomer_journey(
     await expect(posts.get_by_role("article").filter(has_text=POST_TEXT)).to_be_visible()
     await page.screenshot(path=screenshots / "profile.png", full_page=True)
 
-    # --- the badge page of the (future) tagged badge ---------------------------------------
+    # --- the badge page of the tagged badge lists the post ---------------------------------
     await badges.get_by_role("link", name="Programming").click()
     await expect(page.get_by_role("heading", name="Programming", level=1)).to_be_visible()
     holders = page.get_by_role("region", name="People with this badge")
     await expect(holders.get_by_role("link", name=re.compile("Ada Lovelace"))).to_be_visible()
-    # TODO(activity tags): once the post carries "Wrote some code" (tied to Programming), the
-    # badge page lists it (badges_pages.badge_posts_context still returns nothing):
-    #     badge_posts = page.get_by_role("region", name="Posts")
-    #     await expect(badge_posts.get_by_role("article").filter(has_text=POST_TEXT)).to_be_visible()
+    badge_posts = page.get_by_role("region", name="Posts")
+    await expect(badge_posts.get_by_role("article").filter(has_text=POST_TEXT)).to_be_visible()
     await page.screenshot(path=screenshots / "badge-page.png", full_page=True)
 
     # --- a moderator approves the new badge (their own browser profile) --------------------

@@ -38,6 +38,12 @@ POST_KEYS = {
     "in_reply_to",
     "published",
     "updated",
+    "happened_on",
+    "activity_tags",
+    "badges",
+    "hashtags",
+    "mentions",
+    "attachments",
 }
 POPULARITY = re.compile(r"like|favou?rite|boost|reblog|count|score|rank", re.IGNORECASE)
 
@@ -417,11 +423,17 @@ async def test_private_posts_are_seen_only_by_their_audience(
         status, body = await api(client, "DELETE", f"/api/v1/posts/{post_id}", eve)
         assert_error(status, body, 404)
 
-    # A profile lists public posts only, to everyone (its author included).
-    for who in (None, alice, bob):
+    # A profile lists public posts to everyone, followers-only ones to followers too, and
+    # everything to its author.
+    for who, shown in (
+        (None, ["public"]),
+        (eve, ["public"]),
+        (bob, ["followers", "public"]),
+        (alice, ["direct", "followers", "public"]),
+    ):
         status, page = await api(client, "GET", "/api/v1/accounts/alice/posts", who)
         assert status == 200
-        assert [item["id"] for item in page["items"]] == [ids["public"]]
+        assert [item["id"] for item in page["items"]] == [ids[name] for name in shown]
     status, body = await api(client, "GET", "/api/v1/accounts/nobody/posts")
     assert_error(status, body, 404)
 
