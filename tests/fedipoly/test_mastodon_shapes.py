@@ -648,3 +648,55 @@ async def test_host_meta(sqlite_world: World) -> None:
         urlsplit(template.replace("{uri}", uri)).path + f"?resource={uri}"
     )
     assert response.status == 200
+
+
+async def test_a_remote_actors_own_delete_removes_it_and_its_follows(world: World) -> None:
+    """Mastodon's Delete{actor} (delete_actor_serializer.rb): signed by the deleted account,
+    verified with the cached key; the account, its follows and its posts go."""
+    await world.bob_follows_alice()
+    store = world.instance.app[appkeys.STORE]
+
+    async def followed() -> bool:
+        return await store.count_followers(world.alice_uri) == 1
+
+    await eventually(followed, timeout=WAIT)
+    note_id = f"{world.remote.base}/notes/{uuid.uuid4()}"
+    create = {
+        "@context": AS_CONTEXT,
+        "id": f"{note_id}/activity",
+        "type": "Create",
+        "actor": world.remote.actor,
+        "to": ["https://www.w3.org/ns/activitystreams#Public"],
+        "object": {
+            "id": note_id,
+            "type": "Note",
+            "attributedTo": world.remote.actor,
+            "to": ["https://www.w3.org/ns/activitystreams#Public"],
+            "cc": [world.alice_uri],
+            "content": "<p>hello alice</p>",
+        },
+    }
+    assert (await world.signed_post("/inbox", create)).status == 202
+
+    async def stored_note() -> bool:
+        return await store.get_post_by_uri(note_id) is not None
+
+    await eventually(stored_note, timeout=WAIT)
+    delete = {
+        "@context": AS_CONTEXT,
+        "id": f"{world.remote.actor}#delete",
+        "type": "Delete",
+        "actor": world.remote.actor,
+        "to": ["https://www.w3.org/ns/activitystreams#Public"],
+        "object": world.remote.actor,
+    }
+    assert (await world.signed_post("/inbox", delete)).status == 202
+
+    async def forgotten() -> bool:
+        return (
+            await store.get_remote_actor(world.remote.actor) is None
+            and await store.count_followers(world.alice_uri) == 0
+            and await store.get_post_by_uri(note_id) is None
+        )
+
+    await eventually(forgotten, timeout=WAIT)
