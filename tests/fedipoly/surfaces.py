@@ -141,13 +141,18 @@ def expand(
     return list(dict.fromkeys(paths))
 
 
+def browser_accepts(path: str) -> list[tuple[str, str]]:
+    """How a browser (or an API client, for /api/) asks for a path."""
+    return [(path, JSON if path.startswith("/api/") else HTML)]
+
+
+def server_accepts(path: str) -> list[tuple[str, str]]:
+    """How a fediverse server asks (nothing under /api/)."""
+    return [] if path.startswith("/api/") else [(path, AS_JSON)]
+
+
 def default_accepts(path: str) -> list[tuple[str, str]]:
-    """(path with query, Accept) pairs to fetch: the API as JSON; everything else as a browser
-    and as a fediverse server would ask, collections' first pages included."""
-    if path.startswith("/api/"):
-        return [(path, JSON)]
-    joiner = "&" if "?" in path else "?"
-    return [(path, HTML), (path, AS_JSON), (f"{path}{joiner}page=true", AS_JSON)]
+    return browser_accepts(path) + server_accepts(path)
 
 
 @dataclass(frozen=True)
@@ -176,15 +181,27 @@ class Fetched:
         return json.loads(self.body)
 
 
-async def fetch_all(
-    client: TestClient,
+Request = tuple[Viewer, str, str]  # who, path (with query), Accept
+
+
+def requests_for(
     paths: Iterable[str],
     viewers: Sequence[Viewer],
-    *,
     accepts: Callable[[str], list[tuple[str, str]]] = default_accepts,
-    concurrency: int = 8,
+) -> list[Request]:
+    return [
+        (viewer, target, accept)
+        for path in paths
+        for target, accept in accepts(path)
+        for viewer in viewers
+    ]
+
+
+async def fetch_requests(
+    client: TestClient, requests: Sequence[Request], *, concurrency: int = 12
 ) -> list[Fetched]:
-    """GET every path as every viewer (redirects not followed: their targets are routes too)."""
+    """GET each request (redirects not followed: their targets are routes too), then the first
+    page of every collection answered (an OrderedCollection's `first`), as the same viewer."""
     gate = asyncio.Semaphore(concurrency)
     base = str(client.make_url("/")).rstrip("/")
 
@@ -207,13 +224,28 @@ async def fetch_all(
                 body=body.decode("utf-8", errors="replace"),
             )
 
-    jobs = [
-        one(viewer, target, accept)
-        for path in paths
-        for target, accept in accepts(path)
-        for viewer in viewers
-    ]
-    return list(await asyncio.gather(*jobs))
+    fetched = list(await asyncio.gather(*(one(*request) for request in requests)))
+    viewers = {request[0].name: request[0] for request in requests}
+    pages: dict[Request, None] = {}
+    for item in fetched:
+        document = item.json() if item.is_json and item.status == 200 else None
+        first = document.get("first") if isinstance(document, dict) else None
+        if isinstance(first, str) and first.startswith(f"{base}/"):
+            pages[(viewers[item.viewer], first.removeprefix(base), item.accept)] = None
+    seen = {(item.viewer, item.path, item.accept) for item in fetched}
+    more = [page for page in pages if (page[0].name, page[1], page[2]) not in seen]
+    return fetched + list(await asyncio.gather(*(one(*page) for page in more)))
+
+
+async def fetch_all(
+    client: TestClient,
+    paths: Iterable[str],
+    viewers: Sequence[Viewer],
+    *,
+    accepts: Callable[[str], list[tuple[str, str]]] = default_accepts,
+) -> list[Fetched]:
+    """GET every path as every viewer, as a browser and as a fediverse server asks."""
+    return await fetch_requests(client, requests_for(paths, viewers, accepts))
 
 
 def assert_no_server_errors(fetched: Sequence[Fetched]) -> None:

@@ -43,9 +43,12 @@ from tests.fedipoly.surfaces import (
     Fetched,
     Viewer,
     assert_no_server_errors,
+    browser_accepts,
     expand,
-    fetch_all,
+    fetch_requests,
     member_viewer,
+    requests_for,
+    server_accepts,
 )
 from tests.fedipoly.web.profile_badges_support import make_person
 from tests.fedipoly.web.social_support import Member
@@ -299,7 +302,12 @@ async def test_private_posts_reach_exactly_their_audience_everywhere(
             "tag": ["zqtag", "wrotesomecode"],
             "media_id": media_ids,
         }
-        fetched = await fetch_all(home.client, expand(home.app, values, cross=True), viewers)
+        paths = expand(home.app, values, cross=True)
+        # As browsers and API clients; as fediverse servers: anonymous, signed by the remote
+        # instance, and with dave's session (no ActivityPub route may read one).
+        requests = requests_for(paths, viewers, browser_accepts)
+        requests += requests_for(paths, viewers[:2] + [member_viewer(scene.people["dave"])], server_accepts)
+        fetched = await fetch_requests(home.client, requests)
         assert_no_server_errors(fetched)
         traces = {
             marker: [post.id, post.uri, *(item.url for item in post.attachments)]
@@ -324,9 +332,10 @@ async def test_private_posts_reach_exactly_their_audience_everywhere(
             "media_id": media_ids,
         }
         remote_viewers = [ANONYMOUS, member_viewer(scene.people["rita"]), member_viewer(scene.people["rex"])]
-        remote_fetched = await fetch_all(
-            remote.client, expand(remote.app, remote_values, cross=True), remote_viewers
-        )
+        remote_paths = expand(remote.app, remote_values, cross=True)
+        requests = requests_for(remote_paths, remote_viewers, browser_accepts)
+        requests += requests_for(remote_paths, remote_viewers[:2], server_accepts)
+        remote_fetched = await fetch_requests(remote.client, requests)
         assert_no_server_errors(remote_fetched)
         remote_traces = {
             marker: [post.id, *(item.url for item in post.attachments)]
