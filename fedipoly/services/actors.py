@@ -26,6 +26,9 @@ ACTOR_TYPES = frozenset({"Person", "Service", "Application", "Group", "Organizat
 STALE_AFTER = timedelta(days=1)
 MAX_NAME = 2048
 MAX_SUMMARY = 20_000
+# Bidirectional overrides and isolates in a name reorder what readers see next to it (a spoofed
+# handle); local names refuse them (profiles._refuse_controls), remote ones lose them.
+BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
 
 
 class ActorDocumentError(ValidationFailed):
@@ -84,7 +87,9 @@ def parse_actor(document: dict[str, Any], fetched_url: str, now_fetched: Any) ->
         inbox=inbox,
         shared_inbox=_http_url(shared, "sharedInbox") if shared else None,
         followers_url=followers if isinstance(followers, str) else None,
-        display_name=(name if isinstance(name, str) else username)[:MAX_NAME],
+        display_name=(name if isinstance(name, str) else username)[:MAX_NAME].translate(
+            BIDI_CONTROLS
+        ),
         summary_html=sanitize_html(summary[:MAX_SUMMARY]) if isinstance(summary, str) else "",
         profile_url=profile_url,
         icon_url=icon_url if isinstance(icon_url, str) and icon_url.startswith("http") else None,

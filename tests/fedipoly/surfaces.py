@@ -198,7 +198,7 @@ def requests_for(
 
 
 async def fetch_requests(
-    client: TestClient, requests: Sequence[Request], *, concurrency: int = 12
+    client: TestClient, requests: Sequence[Request], *, concurrency: int = 16
 ) -> list[Fetched]:
     """GET each request (redirects not followed: their targets are routes too), then the first
     page of every collection answered (an OrderedCollection's `first`), as the same viewer."""
@@ -433,9 +433,8 @@ def response_problems(item: Fetched) -> list[str]:
     a JSON URL field, and (for the API, whose JSON clients embed) markup in its raw bytes.
     Also the headers that make a browser refuse what slipped through."""
     problems: list[str] = []
-    if item.is_html or item.is_json:
-        if item.headers.get("X-Content-Type-Options") != "nosniff":
-            problems.append(f"{item.content_type} answer {item.status} without nosniff")
+    if (item.is_html or item.is_json) and item.headers.get("X-Content-Type-Options") != "nosniff":
+        problems.append(f"{item.content_type} answer {item.status} without nosniff")
     if item.is_html:
         problems += html_problems(item.body)
         problems += csp_problems(item)

@@ -308,7 +308,9 @@ def engagement(w: World, public_uri: str, remote_uri: str) -> list[dict[str, Any
         w.act(w.mallory, "Like", remote_uri),
         w.act(w.mallory, "EmojiReact", public_uri, content="\u2b50"),
         w.act(w.mallory, "Dislike", public_uri),
-        w.act(w.mallory, "Announce", public_uri, to=["https://www.w3.org/ns/activitystreams#Public"]),
+        w.act(
+            w.mallory, "Announce", public_uri, to=["https://www.w3.org/ns/activitystreams#Public"]
+        ),
         w.act(w.mallory, "Undo", {k: v for k, v in like.items() if k != "@context"}),
     ]
 

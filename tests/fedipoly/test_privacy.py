@@ -73,7 +73,11 @@ HOME_AUDIENCE = {
     "mod": {PUBLIC},
     "remote-instance": {PUBLIC},
 }
-REMOTE_AUDIENCE = {"anonymous": {PUBLIC}, "rita": {PUBLIC, FOLLOWERS}, "rex": {PUBLIC, DIRECT_REMOTE}}
+REMOTE_AUDIENCE = {
+    "anonymous": {PUBLIC},
+    "rita": {PUBLIC, FOLLOWERS},
+    "rex": {PUBLIC, DIRECT_REMOTE},
+}
 NO_SUCH_POST = "01a0000000000000000000000000"
 
 
@@ -160,6 +164,7 @@ async def set_scene(home: Instance, remote: Instance) -> Scene:
         return found
 
     remote_copies = await eventually(copies)
+    assert remote_copies is not None
     for marker in (DIRECT, REPLY):  # never sent to remote
         assert await remote_store.get_post_by_uri(posts[marker].uri) is None, marker
     return Scene(home, remote, people, posts, remote_copies)
@@ -199,11 +204,27 @@ def hidden_like_missing(
         for marker, post_id in ids.items():
             if marker in audience[item.viewer] or f"/{post_id}" not in item.path:
                 continue
-            twin = by_request.get((item.viewer, item.path.replace(post_id, NO_SUCH_POST), item.accept))
+            twin = by_request.get(
+                (item.viewer, item.path.replace(post_id, NO_SUCH_POST), item.accept)
+            )
             assert twin is not None, f"no request for a missing post like {item.path}"
             if (item.status, item.content_type) != (twin.status, twin.content_type):
                 problems.append(f"{item.label}, but {twin.status} for a post that does not exist")
     return problems
+
+
+def unseen_by_audience(
+    fetched: Sequence[Fetched], audience: Mapping[str, set[str]], ids: Mapping[str, str]
+) -> list[str]:
+    """Those in the audience do get to read the post (the API's single post, at least)."""
+    return [
+        f"{item.label}: {marker} not shown to its audience"
+        for item in fetched
+        for marker, post_id in ids.items()
+        if item.path == f"/api/v1/posts/{post_id}"
+        and marker in audience[item.viewer]
+        and (item.status != 200 or marker not in item.body)
+    ]
 
 
 def markers(page: TimelinePage | list[Post]) -> set[str]:
@@ -231,7 +252,9 @@ async def check_timelines(scene: Scene) -> None:
         if reader is not None:
             assert markers(await posts.home_timeline(reader, before=None)) == expected_home[name]
         profile = markers(await posts.profile_timeline(alice, reader))
-        assert PUBLIC in profile and profile <= allowed and (DIRECT not in profile or name == "alice")
+        assert (
+            PUBLIC in profile and profile <= allowed and (DIRECT not in profile or name == "alice")
+        )
         assert markers(await posts.badge_timeline("programming", reader)) == {PUBLIC}, name
         if reader is not None:
             for marker, post in scene.posts.items():
@@ -291,9 +314,11 @@ async def test_private_posts_reach_exactly_their_audience_everywhere(
             private_pem=keys.private_pem,
         )
         home_people = ("alice", "bob", "carol", "dave", "mod")
-        viewers = [ANONYMOUS, signed_viewer] + [member_viewer(scene.people[n]) for n in home_people]
+        viewers = [ANONYMOUS, signed_viewer, *(member_viewer(scene.people[n]) for n in home_people)]
         ids = {marker: post.id for marker, post in scene.posts.items()}
-        media_ids = [item.media_id or "" for post in scene.posts.values() for item in post.attachments]
+        media_ids = [
+            item.media_id or "" for post in scene.posts.values() for item in post.attachments
+        ]
         assert len(media_ids) == 2
         values = {
             "username": list(home_people),
@@ -306,7 +331,9 @@ async def test_private_posts_reach_exactly_their_audience_everywhere(
         # As browsers and API clients; as fediverse servers: anonymous, signed by the remote
         # instance, and with dave's session (no ActivityPub route may read one).
         requests = requests_for(paths, viewers, browser_accepts)
-        requests += requests_for(paths, viewers[:2] + [member_viewer(scene.people["dave"])], server_accepts)
+        requests += requests_for(
+            paths, [*viewers[:2], member_viewer(scene.people["dave"])], server_accepts
+        )
         fetched = await fetch_requests(home.client, requests)
         assert_no_server_errors(fetched)
         traces = {
@@ -315,12 +342,7 @@ async def test_private_posts_reach_exactly_their_audience_everywhere(
         }
         problems = leaks(fetched, HOME_AUDIENCE, traces)
         problems += hidden_like_missing(fetched, HOME_AUDIENCE, ids)
-        # Those in the audience do get to read it (the API's single post, at least).
-        for item in fetched:
-            for marker, post_id in ids.items():
-                if item.path == f"/api/v1/posts/{post_id}" and marker in HOME_AUDIENCE[item.viewer]:
-                    if item.status != 200 or marker not in item.body:
-                        problems.append(f"{item.label}: {marker} not shown to its audience")
+        problems += unseen_by_audience(fetched, HOME_AUDIENCE, ids)
 
         # remote: its stored copies, every route, its members and the public.
         copies = {marker: post.id for marker, post in scene.copies.items()}
@@ -331,7 +353,11 @@ async def test_private_posts_reach_exactly_their_audience_everywhere(
             "tag": ["zqtag", "wrotesomecode"],
             "media_id": media_ids,
         }
-        remote_viewers = [ANONYMOUS, member_viewer(scene.people["rita"]), member_viewer(scene.people["rex"])]
+        remote_viewers = [
+            ANONYMOUS,
+            member_viewer(scene.people["rita"]),
+            member_viewer(scene.people["rex"]),
+        ]
         remote_paths = expand(remote.app, remote_values, cross=True)
         requests = requests_for(remote_paths, remote_viewers, browser_accepts)
         requests += requests_for(remote_paths, remote_viewers[:2], server_accepts)
@@ -345,12 +371,11 @@ async def test_private_posts_reach_exactly_their_audience_everywhere(
         remote_traces[REPLY] = [scene.posts[REPLY].uri]
         problems += leaks(remote_fetched, REMOTE_AUDIENCE, remote_traces)
         problems += hidden_like_missing(remote_fetched, REMOTE_AUDIENCE, copies)
-        for item in remote_fetched:
-            for marker, post_id in copies.items():
-                if item.path == f"/api/v1/posts/{post_id}" and marker in REMOTE_AUDIENCE[item.viewer]:
-                    if item.status != 200 or marker not in item.body:
-                        problems.append(f"{item.label}: {marker} not shown to its audience")
+        problems += unseen_by_audience(remote_fetched, REMOTE_AUDIENCE, copies)
         assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:40])
-        # The public post is everywhere it should be: sanity that the surfaces were rendered.
+        # The public post is everywhere it should be: sanity that the surfaces were rendered,
+        # collections' pages included.
         assert any(PUBLIC in item.body for item in fetched if item.viewer == "anonymous")
+        outbox_pages = [item for item in fetched if item.path.startswith("/users/alice/outbox?")]
+        assert outbox_pages and all(PUBLIC in item.body for item in outbox_pages)
         assert any(PUBLIC in item.body for item in remote_fetched if item.viewer == "anonymous")
