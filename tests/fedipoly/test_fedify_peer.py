@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from aiohttp import web
@@ -21,7 +22,15 @@ import tests.instances
 from federation.httpsig import parse_signature, verify_signature
 from fedipoly import appkeys
 from fedipoly.app import create_app
-from fedipoly.models import DeliveryState, FollowState, Post, Visibility, utc_now
+from fedipoly.models import (
+    ActivityTag,
+    DeliveryState,
+    FollowState,
+    Post,
+    PostActivityTag,
+    Visibility,
+    utc_now,
+)
 from tests.instances import Instance, eventually, running_instances
 from tests.peers.fedify_peer import CAVAGE, RFC9421, FedifyPeer
 
@@ -254,6 +263,98 @@ async def test_member_follows_fedify_actor_and_sees_its_posts(
         await eventually(forgotten, timeout=WAIT)
 
         _assert_all_verified(await peer.received())
+        assert await peer.rejected() == []
+        assert await peer.errors() == []
+        await eventually(lambda: _settled(alpha), timeout=WAIT)
+
+
+async def test_fedify_receives_a_tagged_post_its_edit_and_delete_and_its_reply_threads(
+    tmp_path: Path,
+) -> None:
+    # SQLite and Fedify's default first knock (RFC 9421) are enough here.
+    async with (
+        FedifyPeer(name="fedi") as peer,
+        running_instances(
+            tmp_path, ["alpha"], extra_allowed=[_hostport(peer.base_url)]
+        ) as instances,
+    ):
+        alpha = instances["alpha"]
+        alice = await alpha.member("alice")
+        alice_uri = alpha.actor("alice")
+        posts = alpha.app[appkeys.POSTS]
+        urls = alpha.app[appkeys.URLS]
+
+        await peer.follow(handle=alpha.handle("alice"), scheme="http")
+        await peer.wait_for(lambda a: a["type"] == "Accept", timeout=WAIT)
+
+        # Two catalogue phrases tied to two different badges.
+        catalogue = await alpha.app[appkeys.BADGES].activity_tags()
+        chosen: dict[str, ActivityTag] = {}
+        for entry in catalogue:
+            chosen.setdefault(entry.badge.slug, entry)
+        first, second = list(chosen.values())[:2]
+        post = await posts.create(
+            alice,
+            "Shipped it <script>alert(1)</script>",
+            Visibility.PUBLIC,
+            activity_tags=[
+                PostActivityTag(first.phrase, ""),
+                PostActivityTag(second.phrase, ""),
+            ],
+        )
+
+        # --- Create{Note}: badge Hashtags and sanitised HTML -----------------------------
+        create = await peer.wait_for(
+            lambda a: a["type"] == "Create" and a["object_id"] == post.uri, timeout=WAIT
+        )
+        assert create["actor"] == alice_uri
+        note = create["raw"]["object"]
+        assert note["id"] == post.uri
+        badge_tags = {
+            tag["href"]: tag["name"]
+            for tag in note["tag"]
+            if tag["type"] == "Hashtag" and tag["href"].startswith(urls.badge_page(""))
+        }
+        assert badge_tags == {
+            urls.badge_page(first.badge.slug): f"#{first.badge.hashtag}",
+            urls.badge_page(second.badge.slug): f"#{second.badge.hashtag}",
+        }
+        assert all(name.startswith("#") for name in badge_tags.values())
+        assert "<p>" in note["content"]
+        assert "<script" not in note["content"].lower()
+        assert "Shipped it" in note["content"]
+
+        # --- alice edits: Update{Note} with the new content ------------------------------
+        await posts.update(alice, post.id, "Shipped it, edited")
+        update = await peer.wait_for(lambda a: a["type"] == "Update", timeout=WAIT)
+        assert update["actor"] == alice_uri
+        assert update["raw"]["object"]["id"] == post.uri
+        assert "Shipped it, edited" in update["raw"]["object"]["content"]
+
+        # --- the peer replies: it threads under alice's post -----------------------------
+        reply = await peer.post("Congratulations!", in_reply_to=post.uri, mention=alice_uri)
+
+        async def threaded() -> list[tuple[str, int, str]]:
+            return [
+                (item.post.uri, item.depth, item.parent) for item in await posts.thread(post, alice)
+            ]
+
+        assert await eventually(threaded, timeout=WAIT) == [(reply["id"], 1, post.uri)]
+
+        # --- alice deletes: Delete reaches the peer and the note answers 410 -------------
+        await posts.delete(alice, post.id)
+        delete = await peer.wait_for(lambda a: a["type"] == "Delete", timeout=WAIT)
+        assert delete["actor"] == alice_uri
+        deleted = delete["raw"]["object"]
+        assert (deleted["id"] if isinstance(deleted, dict) else deleted) == post.uri
+        response = await alpha.client.get(
+            urlsplit(post.uri).path, headers={"Accept": "application/activity+json"}
+        )
+        assert response.status == 410
+
+        received = await peer.received()
+        assert {"Accept", "Create", "Update", "Delete"} <= {a["type"] for a in received}
+        _assert_all_verified(received)
         assert await peer.rejected() == []
         assert await peer.errors() == []
         await eventually(lambda: _settled(alpha), timeout=WAIT)
