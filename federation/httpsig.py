@@ -89,6 +89,7 @@ _CAVAGE_PARAM = re.compile(
     r'\s*([A-Za-z][A-Za-z0-9_.-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^",\s]*))\s*(?:,|\Z)'
 )
 _DIGITS = re.compile(r"[0-9]+\Z")
+_BACKSLASH_ESCAPE = re.compile(r"\\(.)")
 _RFC9421_DERIVED = frozenset(
     {"@method", "@target-uri", "@authority", "@scheme", "@request-target", "@path", "@query"}
 )
@@ -251,7 +252,12 @@ def _signature_header_params(value: str) -> dict[str, str]:
             raise SignatureError("Error parsing signature parameters")
         name = match.group(1).lower()
         quoted = match.group(2)
-        param = re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else match.group(3)
+        if quoted is None:
+            param = match.group(3)
+        elif "\\" in quoted:
+            param = _BACKSLASH_ESCAPE.sub(r"\1", quoted)
+        else:  # the usual case: nothing to unescape (a signature is base64, a keyId a URL)
+            param = quoted
         if name in params:
             raise SignatureError(f"Signature parameter {name} appears twice")
         params[name] = param

@@ -29,7 +29,7 @@ security-anchors §1.3 C1/C2), whether an accepted Follow was really sent, dedup
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -300,7 +300,12 @@ class InboxVerifier:
         scheme: str,
         limits: InboxLimits,
         clock: Callable[[], datetime],
+        refuse_actor: Callable[[str], Awaitable[str | None]] | None = None,
     ) -> None:
+        """``refuse_actor(actor_uri)`` returns why the server's policy refuses that actor
+        (a blocked domain, a suspended account) or None: such requests answer 403 before
+        their key is looked up, so nothing from them is fetched or stored."""
+        self._refuse_actor = refuse_actor
         self._resolver = resolver
         self._local_origin = origin_of(local_origin)
         self._scheme = scheme
@@ -352,6 +357,13 @@ class InboxVerifier:
             # Our own actors never deliver to us over HTTP; from outside this can only be
             # impersonation. Refused before the key lookup, which would fetch from ourselves.
             raise InboxRejected(403, f"The actor {actor} claims to be an actor of this server")
+        if self._refuse_actor is not None:
+            # Mastodon answers 403 to blocked domains (signature_verification.rb,
+            # domain_not_allowed?); checked before the key lookup, so a blocked server
+            # costs no fetch and leaves nothing behind.
+            refusal = await self._refuse_actor(actor)
+            if refusal is not None:
+                raise InboxRejected(403, refusal)
 
         key = await self._verified_key(
             parsed, kind=kind, actor=actor, activity=activity, headers=headers, body=body, now=now

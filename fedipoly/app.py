@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -19,24 +20,38 @@ from fedipoly.config import Config
 from fedipoly.models import Clock, utc_now
 from fedipoly.services.accounts import AccountService
 from fedipoly.services.actors import RemoteActors
+from fedipoly.services.badge_actors import AnnounceLimits, BadgeActorService
+from fedipoly.services.badge_directory import BadgeDirectoryService
+from fedipoly.services.badge_moderation import BadgeModeration
 from fedipoly.services.badges import BadgeService
+from fedipoly.services.collab import CollabService
+from fedipoly.services.conversations import ConversationService
 from fedipoly.services.delivery import Deliverer, DeliverySettings
 from fedipoly.services.follows import FollowService
 from fedipoly.services.health import HealthService
 from fedipoly.services.inbox import InboxService
 from fedipoly.services.keys import load_instance_keys, make_signer
 from fedipoly.services.media import MediaService
+from fedipoly.services.moderation import ModerationService
+from fedipoly.services.notifications import NotificationService
+from fedipoly.services.open_to import OpenToService
 from fedipoly.services.posts import PostService
 from fedipoly.services.profiles import ProfileService
+from fedipoly.services.space_station import SpaceStation
 from fedipoly.store import Store, create_store
 from fedipoly.urls import Urls
 from fedipoly.web import (
     activitypub,
     api,
+    badge_federation,
     badges_api,
     badges_pages,
+    collab_api,
+    collab_pages,
     health,
     media,
+    moderation_api,
+    moderation_pages,
     openapi,
     pages,
     profile_api,
@@ -51,6 +66,7 @@ from fedipoly.web.middlewares import (
     identity_middleware,
     security_headers_middleware,
 )
+from fedipoly.web.moderation_pages import badge_alias_middleware
 from fedipoly.workers import WorkerPool
 
 log = logging.getLogger(__name__)
@@ -103,6 +119,17 @@ async def build_federation(app: web.Application, client: FederationClient) -> No
         max_upload_bytes=config.media.max_upload_bytes,
         max_pixels=config.media.max_pixels,
     )
+    badge_actors = BadgeActorService(
+        store,
+        deliverer,
+        urls,
+        clock,
+        limits=AnnounceLimits(
+            per_author_per_hour=config.federation.badge_announces_per_author_per_hour,
+            per_badge_per_hour=config.federation.badge_announces_per_badge_per_hour,
+        ),
+    )
+    app[appkeys.BADGE_ACTORS] = badge_actors
     posts = PostService(
         store,
         deliverer,
@@ -111,7 +138,22 @@ async def build_federation(app: web.Application, client: FederationClient) -> No
         actors=actors,
         media=media_store,
         badge_peers=frozenset(config.federation.badge_peers),
+        badge_actors=badge_actors,
     )
+    badge_directory = BadgeDirectoryService(
+        store,
+        client,
+        urls,
+        clock,
+        instance_signer=instance_signer,
+        actors=actors,
+        deliverer=deliverer,
+        badge_actors=badge_actors,
+        posts=posts,
+        config_peers=frozenset(config.federation.badge_peers),
+        refresh_seconds=config.federation.badge_directory_refresh_seconds,
+    )
+    app[appkeys.BADGE_DIRECTORY] = badge_directory
     app[appkeys.MEDIA] = media_store
     follows = FollowService(store, actors, deliverer, urls, clock)
     app[appkeys.CLIENT] = client
@@ -122,13 +164,15 @@ async def build_federation(app: web.Application, client: FederationClient) -> No
     app[appkeys.FOLLOWS] = follows
     profiles = ProfileService(store, deliverer, urls, clock)
     app[appkeys.PROFILES] = profiles
-    app[appkeys.BADGES] = BadgeService(store, profiles, clock)
+    app[appkeys.BADGES] = BadgeService(store, profiles, clock, badge_actors=badge_actors)
+    moderation = build_moderation(app, store, actors, deliverer, posts)
     app[appkeys.VERIFIER] = InboxVerifier(
         KeyResolver(client, actors, instance_signer),
         local_origin=urls.base,
         scheme=urls.scheme,
         limits=InboxLimits(max_body_bytes=config.federation.max_inbox_bytes),
         clock=clock,
+        refuse_actor=moderation.inbound_refusal,
     )
     app[appkeys.INBOX] = InboxService(
         store,
@@ -140,7 +184,78 @@ async def build_federation(app: web.Application, client: FederationClient) -> No
         urls,
         clock,
         lease_seconds=config.workers.inbox_lease_seconds,
+        badge_actors=badge_actors,
+        badge_directory=badge_directory,
+        moderation=moderation,
+        collab=build_collab(app, store, actors, deliverer, posts, moderation),
     )
+
+
+def build_collab(
+    app: web.Application,
+    store: Store,
+    actors: RemoteActors,
+    deliverer: Deliverer,
+    posts: PostService,
+    moderation: ModerationService,
+) -> CollabService:
+    """"Open to", collaboration requests, direct conversations and the Space Station."""
+    config, urls, clock = app[appkeys.CONFIG], app[appkeys.URLS], app[appkeys.CLOCK]
+    open_to = OpenToService(store, clock, app[appkeys.PROFILES].announce_update)
+    conversations = ConversationService(store, posts, urls, clock)
+    space_station = SpaceStation(
+        store,
+        open_to,
+        actors,
+        urls,
+        clock,
+        refresh_after=timedelta(seconds=config.collaboration.remote_profile_refresh_seconds),
+    )
+    actors.observe(space_station.record)
+    collab = CollabService(
+        store,
+        open_to,
+        conversations,
+        actors,
+        deliverer,
+        urls,
+        clock,
+        requests_per_day=config.collaboration.requests_per_day,
+        reporter=moderation.report,
+    )
+    app[appkeys.OPEN_TO] = open_to
+    app[appkeys.CONVERSATIONS] = conversations
+    app[appkeys.SPACE_STATION] = space_station
+    app[appkeys.COLLAB] = collab
+    return collab
+
+
+def build_moderation(
+    app: web.Application,
+    store: Store,
+    actors: RemoteActors,
+    deliverer: Deliverer,
+    posts: PostService,
+) -> ModerationService:
+    """Reports, blocks and suspensions; badge moderation; members' notifications."""
+    urls, clock = app[appkeys.URLS], app[appkeys.CLOCK]
+    notifications = NotificationService(store, clock)
+    moderation = ModerationService(
+        store,
+        actors=actors,
+        deliverer=deliverer,
+        posts=posts,
+        badges=app[appkeys.BADGES],
+        notifications=notifications,
+        urls=urls,
+        clock=clock,
+    )
+    app[appkeys.NOTIFICATIONS] = notifications
+    app[appkeys.MODERATION] = moderation
+    app[appkeys.BADGE_MODERATION] = BadgeModeration(
+        store, app[appkeys.BADGES], notifications, moderation.audit, clock
+    )
+    return moderation
 
 
 def register_jobs(app: web.Application, pool: WorkerPool) -> None:
@@ -153,6 +268,18 @@ def register_jobs(app: web.Application, pool: WorkerPool) -> None:
     pool.add("purge-expired-sessions", purge_sessions, idle_seconds=SESSION_PURGE_SECONDS)
     pool.add("inbox", app[appkeys.INBOX].process_once, idle_seconds=idle)
     pool.add("delivery", app[appkeys.DELIVERER].run_once, idle_seconds=idle)
+    pool.add("remote-profiles", app[appkeys.SPACE_STATION].refresh_once, idle_seconds=idle)
+    badge_directory = app[appkeys.BADGE_DIRECTORY]
+
+    seeded: list[bool] = []
+
+    async def read_badge_directories() -> bool:
+        if not seeded:  # configured peers become approved peers once per process
+            await badge_directory.ensure_config_peers()
+            seeded.append(True)
+        return await badge_directory.refresh_once()
+
+    pool.add("badge-directories", read_badge_directories, idle_seconds=idle)
 
 
 def create_app(
@@ -165,6 +292,7 @@ def create_app(
             error_middleware,
             identity_middleware,
             csrf_middleware,
+            badge_alias_middleware,
         ],
         client_max_size=MAX_REQUEST_BYTES,
     )
@@ -210,10 +338,15 @@ def create_app(
         social_api.routes,
         profile_api.routes,
         badges_api.routes,
+        collab_api.routes,
         social_pages.routes,
         timeline_pages.routes,
         profile_pages.routes,
         badges_pages.routes,
+        collab_pages.routes,
+        badge_federation.routes,
+        moderation_api.routes,
+        moderation_pages.routes,
         pages.routes,
     ):
         app.router.add_routes(table)

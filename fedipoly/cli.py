@@ -1,4 +1,5 @@
-"""The `fedipoly` command: run the server or workers, and operator tasks (users, invites, tokens)."""
+"""The `fedipoly` command: run the server or workers, and operator tasks (users, invites, tokens,
+domain blocks, suspensions)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from fedipoly.config import Config, ConfigError, load_config
 from fedipoly.errors import FedipolyError
 from fedipoly.models import Role, utc_now
 from fedipoly.services.accounts import AccountService
+from fedipoly.services.moderation import AuditLog, OperatorActions
 from fedipoly.store import create_store
 
 log = logging.getLogger("fedipoly")
@@ -111,7 +113,37 @@ def build_parser() -> argparse.ArgumentParser:
     create_token.add_argument("name", help="the username the token acts for")
     create_token.add_argument("--label", default="command line", help="what the token is for")
     create_token.set_defaults(handler=_create_token)
+    _add_moderation_commands(commands)
     return parser
+
+
+def _add_moderation_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
+    blocks = commands.add_parser(
+        "domain-blocks", help="refuse all traffic with a domain"
+    ).add_subparsers(dest="action", required=True, metavar="ACTION")
+    add_block = blocks.add_parser(
+        "add", help="block a domain and its subdomains, and purge what is cached from it"
+    )
+    add_block.add_argument("domain", help="e.g. spam.example (a host:port blocks that port)")
+    add_block.add_argument("--reason", default="", help="why, for the audit log")
+    add_block.set_defaults(handler=_block_domain)
+    remove_block = blocks.add_parser("remove", help="lift a domain block")
+    remove_block.add_argument("domain", help="the blocked domain")
+    remove_block.set_defaults(handler=_unblock_domain)
+    list_blocks = blocks.add_parser("list", help="print the blocked domains, one a line")
+    list_blocks.set_defaults(handler=_list_domain_blocks)
+
+    moderation = commands.add_parser(
+        "moderation", help="suspend or restore members"
+    ).add_subparsers(dest="action", required=True, metavar="ACTION")
+    for name, suspended, text in (
+        ("suspend", True, "suspend a member: no sign-in, no posting, their actor answers 410"),
+        ("unsuspend", False, "lift a member's suspension"),
+    ):
+        command = moderation.add_parser(name, help=text)
+        command.add_argument("name", help="the member's username")
+        command.add_argument("--reason", default="", help="why, for the audit log")
+        command.set_defaults(handler=_suspension(suspended))
 
 
 def _configure_logging(config: Config, command: str) -> None:
@@ -180,6 +212,54 @@ async def _with_accounts(config: Config, action: Callable[[AccountService], Awai
         return await action(service)
     finally:
         await store.close()
+
+
+async def _with_operator(
+    config: Config, action: Callable[[OperatorActions], Awaitable[str]]
+) -> str:
+    store = create_store(config.storage)
+    await store.open()
+    try:
+        audit = AuditLog(store, utc_now)
+        return await action(OperatorActions(store, audit, config.server.domain, utc_now))
+    finally:
+        await store.close()
+
+
+def _block_domain(config: Config, args: argparse.Namespace, out: TextIO) -> None:
+    async def action(operator: OperatorActions) -> str:
+        block = await operator.block_domain(args.domain, args.reason)
+        return f"blocked {block.domain}"
+
+    print(asyncio.run(_with_operator(config, action)), file=out)
+
+
+def _unblock_domain(config: Config, args: argparse.Namespace, out: TextIO) -> None:
+    async def action(operator: OperatorActions) -> str:
+        await operator.unblock_domain(args.domain)
+        return f"unblocked {args.domain.strip().lower()}"
+
+    print(asyncio.run(_with_operator(config, action)), file=out)
+
+
+def _list_domain_blocks(config: Config, _args: argparse.Namespace, out: TextIO) -> None:
+    async def action(operator: OperatorActions) -> str:
+        return "\n".join(block.domain for block in await operator.domain_blocks())
+
+    listed = asyncio.run(_with_operator(config, action))
+    if listed:
+        print(listed, file=out)
+
+
+def _suspension(suspended: bool) -> Callable[[Config, argparse.Namespace, TextIO], None]:
+    def run(config: Config, args: argparse.Namespace, out: TextIO) -> None:
+        async def action(operator: OperatorActions) -> str:
+            account = await operator.set_suspended(args.name, suspended, args.reason)
+            return f"{'suspended' if suspended else 'restored'} @{account.username}"
+
+        print(asyncio.run(_with_operator(config, action)), file=out)
+
+    return run
 
 
 def _create_user(config: Config, args: argparse.Namespace, out: TextIO) -> None:

@@ -113,8 +113,16 @@ class FederationConfig:
     max_response_bytes: int = 1024 * 1024
     max_inbox_bytes: int = 256 * 1024
     badge_peers: tuple[str, ...] = ()
+    badge_announces_per_author_per_hour: int = 30
+    badge_announces_per_badge_per_hour: int = 120
+    badge_directory_refresh_seconds: float = 3600.0
 
     def __post_init__(self) -> None:
+        for name in ("badge_announces_per_author_per_hour", "badge_announces_per_badge_per_hour"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"federation.{name}: must be 0 or more")
+        if self.badge_directory_refresh_seconds <= 0:
+            raise ConfigError("federation.badge_directory_refresh_seconds: must be positive")
         for entry in self.allowed_private_hosts:
             host, sep, port = entry.rpartition(":")
             if not sep or not host or not port.isdigit():
@@ -180,6 +188,21 @@ class MediaConfig:
 
 
 @dataclass(frozen=True)
+class CollaborationConfig:
+    # A member sends at most this many collaboration requests per rolling day; requests from
+    # another server's member over the same limit are refused on arrival.
+    requests_per_day: int = 20
+    # Seconds before the Space Station re-reads a remote profile's actor document.
+    remote_profile_refresh_seconds: float = 86400.0
+
+    def __post_init__(self) -> None:
+        if self.requests_per_day < 1:
+            raise ConfigError("collaboration.requests_per_day: must be 1 or more")
+        if self.remote_profile_refresh_seconds < 60:
+            raise ConfigError("collaboration.remote_profile_refresh_seconds: must be at least 60")
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     level: str = "INFO"
 
@@ -199,6 +222,7 @@ class Config:
     workers: WorkersConfig = field(default_factory=WorkersConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
     media: MediaConfig = field(default_factory=MediaConfig)
+    collaboration: CollaborationConfig = field(default_factory=CollaborationConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
 

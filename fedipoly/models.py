@@ -309,6 +309,7 @@ class BadgeStatus(StrEnum):
     PENDING = "pending"
     APPROVED = "approved"
     REJECTED = "rejected"
+    MERGED = "merged"  # folded into another badge; its slug redirects there (revertible)
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,22 @@ class Urls:
         """A catalogue badge's public page (slugs are ^[a-z0-9_]{1,64}$: nothing to quote)."""
         return f"{self.base}/badges/{slug}"
 
+    def badge_actor(self, badge_id: str) -> str:
+        """A badge's Group actor. Keyed by the badge's id, not its slug, so a renamed badge
+        keeps its followers (ids are hex: nothing to quote)."""
+        return f"{self.base}/badge-actors/{badge_id}"
+
+    def badge_key_id(self, badge_id: str) -> str:
+        return f"{self.badge_actor(badge_id)}#main-key"
+
+    def local_badge_id(self, actor_uri: str) -> str | None:
+        """The badge id when `actor_uri` is one of our badge actors, else None."""
+        prefix = f"{self.base}/badge-actors/"
+        if not actor_uri.startswith(prefix):
+            return None
+        rest = actor_uri[len(prefix) :]
+        return rest if rest and rest.isalnum() else None
+
     def media(self, media_id: str) -> str:
         """An uploaded image (ids are [A-Za-z0-9_-]+ plus an extension: nothing to quote)."""
         return f"{self.base}/media/{media_id}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -15,6 +16,7 @@ from federation.vocab import id_of, same_origin
 from federation.webfinger import lookup, parse_acct
 from fedipoly.errors import NotFound, ValidationFailed
 from fedipoly.models import Clock, RemoteActor
+from fedipoly.services.moderation_policy import blocked_domain, refused_actor
 from fedipoly.services.text import sanitize_html
 from fedipoly.store.base import Store
 from fedipoly.urls import Urls
@@ -100,6 +102,9 @@ def parse_actor(document: dict[str, Any], fetched_url: str, now_fetched: Any) ->
     )
 
 
+ActorObserver = Callable[[RemoteActor, dict[str, Any]], Awaitable[None]]
+
+
 class RemoteActors:
     """Also the key cache of the inbox verifier (federation.ports.KeyCache)."""
 
@@ -116,11 +121,20 @@ class RemoteActors:
         self._urls = urls
         self._signer = instance_signer
         self._clock = clock
+        self._observers: list[ActorObserver] = []
+
+    def observe(self, observer: ActorObserver) -> None:
+        """Also call `observer` with every actor fetched and its whole document (the Space
+        Station keeps the profile part)."""
+        self._observers.append(observer)
 
     async def fetch(self, uri: str) -> RemoteActor:
         """Fetch (signed, as the instance actor), validate and cache an actor document."""
         if self._urls.is_local(uri):
             raise ActorDocumentError("that is an actor of this server")
+        refusal = await refused_actor(self._store, uri)
+        if refusal is not None:
+            raise ActorDocumentError(refusal)  # a blocked server or suspended account: not cached
         result = await self._client.get_json(uri, signer=self._signer)
         if result.data is None:
             raise ActorDocumentError("the actor document is empty")
@@ -129,6 +143,8 @@ class RemoteActors:
             # Mastodon requires json['id'] == the requested URI (jsonld_helper.rb fetch_resource).
             raise ActorDocumentError("the actor's id differs from the URL it was fetched from")
         await self._store.upsert_remote_actor(actor)
+        for observer in self._observers:
+            await observer(actor, result.data)
         return actor
 
     async def get(self, uri: str, *, refresh: bool = False) -> RemoteActor:
@@ -158,6 +174,8 @@ class RemoteActors:
             ) from error
         if host.lower() == self._urls.domain:
             raise ValidationFailed("that is a member of this server", {"field": "handle"})
+        if await blocked_domain(self._store, host):
+            raise NotFound(f"{host} is blocked by this server")
         cached = await self._store.get_remote_actor_by_handle(username, host)
         if cached is not None and self._clock() - cached.fetched_at < STALE_AFTER:
             return cached

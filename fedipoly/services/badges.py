@@ -35,6 +35,7 @@ from fedipoly.models import (
     new_id,
 )
 from fedipoly.names import normalize_name, search_terms
+from fedipoly.services.badge_actors import BadgeActorService
 from fedipoly.services.profiles import ProfileService, clean_line
 from fedipoly.store.base import Cursor, Store
 
@@ -149,10 +150,19 @@ def _rank(badge: Badge, query: str) -> tuple[int, float] | None:
 
 
 class BadgeService:
-    def __init__(self, store: Store, profiles: ProfileService, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: Store,
+        profiles: ProfileService,
+        clock: Clock,
+        *,
+        badge_actors: BadgeActorService | None = None,
+    ) -> None:
+        """`badge_actors` withdraws the announces of a badge a member stops holding."""
         self._store = store
         self._profiles = profiles
         self._clock = clock
+        self._badge_actors = badge_actors
 
     # --- the catalogue -------------------------------------------------------------------
 
@@ -298,6 +308,10 @@ class BadgeService:
         after = await self._store.set_member_badges(member.id, entries, now=self._clock())
         if _public_view(after) != _public_view(before):
             await self._profiles.announce_update(member)
+        if self._badge_actors is not None:
+            kept = {item.badge.id for item in after}
+            dropped = [item.badge.id for item in before if item.badge.id not in kept]
+            await self._badge_actors.badges_removed(member, dropped)
         return after
 
     async def add_badges(self, member: Account, slugs: Sequence[str]) -> list[MemberBadge]:

@@ -14,6 +14,7 @@ import random
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from federation.client import FederationClient
 from federation.delivery import (
@@ -26,7 +27,9 @@ from federation.delivery import (
 )
 from federation.errors import FederationError, ForbiddenAddress, PeerUnreachable
 from fedipoly.models import ClaimedDelivery, Clock, DeliveryState, OutboundActivity, new_id
+from fedipoly.services.badge_keys import badge_id_of_signer, badge_keys
 from fedipoly.services.keys import make_signer
+from fedipoly.services.moderation_policy import blocked_domain, blocked_hosts
 from fedipoly.store.base import Store
 from fedipoly.urls import Urls
 
@@ -73,7 +76,9 @@ class Deliverer:
         inboxes: list[str],
     ) -> int:
         """Queue an activity for every distinct inbox; returns how many deliveries were queued."""
-        targets = [inbox for inbox in inboxes if not self._urls.is_local(inbox)]
+        remote = [inbox for inbox in inboxes if not self._urls.is_local(inbox)]
+        refused = await blocked_hosts(self._store, remote)  # domain blocks: nothing goes there
+        targets = [inbox for inbox in remote if urlsplit(inbox).netloc.lower() not in refused]
         if not targets:
             return 0
         now = self._clock()
@@ -120,6 +125,11 @@ class Deliverer:
         if account_id is None:
             return self._urls.instance_key_id, self._instance_key
         cached = self._keys.get(account_id)
+        badge_id = badge_id_of_signer(account_id)
+        if cached is None and badge_id is not None:
+            pair = await badge_keys(self._store, badge_id)
+            cached = (self._urls.badge_key_id(badge_id), pair.private_pem)
+            self._keys[account_id] = cached
         if cached is None:
             account = await self._store.get_account(account_id)
             private = await self._store.get_private_key(account_id)
@@ -139,6 +149,17 @@ class Deliverer:
             # The host keeps failing: hold its deliveries until the breaker half-opens
             # instead of spending attempts (and the receiver's patience) on it.
             await self._store.postpone_delivery(claimed, reopens_at)
+            return
+        if await blocked_domain(self._store, delivery.inbox_url):
+            # Queued before the domain was blocked: nothing more goes there.
+            await self._store.finish_delivery(
+                claimed,
+                state=DeliveryState.GAVE_UP,
+                next_attempt_at=now + timedelta(days=3650),
+                last_status=None,
+                last_error="domain_blocked",
+                now=now,
+            )
             return
         key = await self._signing_key(claimed.activity)
         status: int | None = None
@@ -168,7 +189,7 @@ class Deliverer:
                 error = f"unreachable: {failure}"
             except FederationError as failure:
                 error = f"failed: {failure}"
-        await self._record(claimed, status, retry_after, error)
+        await self._record(claimed, status, retry_after, error, host_failures=failures)
 
     async def _record(
         self,
@@ -176,6 +197,8 @@ class Deliverer:
         status: int | None,
         retry_after: float | None,
         error: str | None,
+        *,
+        host_failures: int,
     ) -> None:
         now = self._clock()
         delivery = claimed.delivery
@@ -203,9 +226,11 @@ class Deliverer:
             or (None if decision.outcome is Outcome.DELIVERED else decision.reason),
             now=now,
         )
-        await self._store.record_host_result(
-            delivery.host, ok=not is_host_failure(status=status, error=error), now=now
-        )
+        host_ok = not is_host_failure(status=status, error=error)
+        if not host_ok or host_failures:
+            # A success for a host with no failures on record would reset nothing: skipping
+            # it saves a database write per delivery, most of them (bench/delivery_bench.py).
+            await self._store.record_host_result(delivery.host, ok=host_ok, now=now)
         if decision.outcome is Outcome.GIVE_UP:
             log.warning(
                 "gave up delivering %s to %s: %s",

@@ -6,6 +6,7 @@ crash between the two loses nothing and a redelivered activity changes nothing t
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -26,7 +27,11 @@ from federation.vocab import id_of, same_origin
 from fedipoly.errors import FedipolyError
 from fedipoly.models import Clock, InboxItem, InboxState, RemoteActor
 from fedipoly.services.actors import RemoteActors
+from fedipoly.services.badge_actors import BadgeActorService
+from fedipoly.services.badge_directory import BadgeDirectoryService
+from fedipoly.services.collab import CollabService
 from fedipoly.services.follows import FollowService
+from fedipoly.services.moderation import ModerationService
 from fedipoly.services.posts import PostService
 from fedipoly.store.base import Store
 from fedipoly.urls import Urls
@@ -36,7 +41,7 @@ log = logging.getLogger(__name__)
 # Product rule: likes are never stored or counted (docs/product.md, rule 1).
 DROPPED_TYPES = frozenset({"Like", "EmojiReact", "Dislike"})
 HANDLED_TYPES = frozenset(
-    {"Follow", "Undo", "Accept", "Reject", "Create", "Update", "Delete", "Announce"}
+    {"Follow", "Undo", "Accept", "Reject", "Create", "Update", "Delete", "Announce", "Flag"}
 )
 NOTE_TYPES = frozenset({"Note", "Question", "Article", "Page"})
 MAX_ATTEMPTS = 5
@@ -74,7 +79,19 @@ class InboxService:
         *,
         lease_seconds: float = 60.0,
         batch_size: int = 20,
+        badge_actors: BadgeActorService | None = None,
+        badge_directory: BadgeDirectoryService | None = None,
+        moderation: ModerationService | None = None,
+        collab: CollabService | None = None,
     ) -> None:
+        """`badge_actors` answers Follows of our badge actors; `badge_directory` takes the
+        Announces of peer badge actors our badge actors follow."""
+        self._badge_actors = badge_actors
+        self._badge_directory = badge_directory
+        # Flags become reports; a silenced actor's new posts stay off the public timelines.
+        self._moderation = moderation
+        # Collaboration requests and conversation messages (services/collab.py).
+        self._collab = collab
         self._store = store
         self._actors = actors
         self._follows = follows
@@ -108,9 +125,18 @@ class InboxService:
         items = await self._store.claim_inbox(
             now=self._clock(), lease_seconds=self._lease_seconds, limit=self._batch_size
         )
+        # One actor's activities in the order they came (a Follow before its Undo); different
+        # actors' side by side, so one item's database round trips overlap another's work.
+        # Workers in several processes already handle different items at the same time.
+        by_actor: dict[str, list[InboxItem]] = {}
+        for item in items:
+            by_actor.setdefault(item.actor, []).append(item)
+        await asyncio.gather(*(self._process_in_order(queue) for queue in by_actor.values()))
+        return bool(items)
+
+    async def _process_in_order(self, items: list[InboxItem]) -> None:
         for item in items:
             await self._process(item)
-        return bool(items)
 
     async def _process(self, item: InboxItem) -> None:
         try:
@@ -152,21 +178,34 @@ class InboxService:
             return
         actor = await self._actors.get(actor_uri)
         if kind == "Follow":
-            await self._follows.on_follow(activity, actor)
+            if self._badge_actors is None or not await self._badge_actors.on_follow(
+                activity, actor
+            ):
+                await self._follows.on_follow(activity, actor)
         elif kind in ("Accept", "Reject"):
             await self._follows.on_accept_or_reject(activity, actor)
         elif kind == "Undo":
             await self._undo(activity, actor)
         elif kind == "Create":
             await self._create(activity, actor)
+            if self._moderation is not None:
+                await self._moderation.after_content(actor.uri)
+        elif kind == "Flag":
+            if self._moderation is not None:
+                await self._moderation.receive_flag(activity, actor)
         elif kind == "Update":
             await self._update(activity, actor)
+            if self._moderation is not None:
+                await self._moderation.after_content(actor.uri)
         elif kind == "Delete":
             target = id_of(activity.get("object"))
             if target:
                 await self._posts.delete_remote(target, actor)
         elif kind == "Announce":
             await self._announce(activity, actor)
+            boosted = await self._store.get_post_by_uri(id_of(activity.get("object")) or "")
+            if self._moderation is not None and boosted is not None and not boosted.is_local:
+                await self._moderation.after_content(boosted.author)  # a silenced author's post
 
     async def _undo(self, activity: dict[str, Any], actor: RemoteActor) -> None:
         inner = activity.get("object")
@@ -174,6 +213,8 @@ class InboxService:
             return  # a bare id: we keep no state for what it might undo
         if inner.get("type") == "Follow":
             await self._follows.on_undo_follow(inner, actor)
+        elif inner.get("type") == "Announce" and self._badge_directory is not None:
+            await self._badge_directory.on_undo_announce(inner, actor)
 
     async def _create(self, activity: dict[str, Any], actor: RemoteActor) -> None:
         note = activity.get("object")
@@ -181,6 +222,8 @@ class InboxService:
             return
         if note.get("attributedTo") not in (None, actor.uri):
             return  # the verifier refuses this; kept as a second line of defence
+        if self._collab is not None and await self._collab.route_direct_note(note, actor):
+            return  # a collaboration request, or a message of a direct conversation
         if not await self._is_relevant(note, actor):
             return  # like Mastodon's related_to_local_activity?: nobody here asked for it
         await self._posts.ingest_remote(note, actor)
@@ -215,6 +258,10 @@ class InboxService:
         object_id = id_of(activity.get("object"))
         if object_id is None:
             return
+        if self._badge_directory is not None:
+            # A peer badge actor ours follow: the post joins our badge pages (only those;
+            # members who follow that actor themselves get it below, as any boost).
+            await self._badge_directory.on_announce(activity, actor)
         if self._urls.is_local(object_id):
             return  # a boost of one of our posts; no counts are kept (no popularity metrics)
         if not await self._store.local_follower_ids(actor.uri):

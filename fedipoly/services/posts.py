@@ -43,6 +43,7 @@ from fedipoly.models import (
 )
 from fedipoly.names import normalize_phrase
 from fedipoly.services.actors import RemoteActors
+from fedipoly.services.badge_actors import BadgeActorService
 from fedipoly.services.badges import can_see, can_use, clean_slug
 from fedipoly.services.delivery import Deliverer
 from fedipoly.services.directory import ActorDirectory
@@ -244,10 +245,12 @@ class PostService:
         actors: RemoteActors | None = None,
         media: MediaService | None = None,
         badge_peers: frozenset[str] = frozenset(),
+        badge_actors: BadgeActorService | None = None,
     ) -> None:
         """`actors` resolves remote @mentions (without it only cached actors are found);
         `media` holds uploaded images (without it posts take none); public posts by authors
-        on the `badge_peers` hosts join our badge timelines for badges with the same slug."""
+        on the `badge_peers` hosts join our badge timelines for badges with the same slug;
+        `badge_actors` announces local posts by their badges (and withdraws the announces)."""
         self._store = store
         self._deliverer = deliverer
         self._urls = urls
@@ -255,6 +258,7 @@ class PostService:
         self._actors = actors
         self._media = media
         self._badge_peers = frozenset(host.lower() for host in badge_peers)
+        self._badge_actors = badge_actors
 
     # --- local posts ---------------------------------------------------------------------
 
@@ -268,11 +272,14 @@ class PostService:
         attachments: Sequence[NewAttachment] = (),
         happened_on: date | None = None,
         in_reply_to: str | None = None,
+        recipients: Sequence[str] = (),
     ) -> Post:
         """Write a post. `activity_tags`: a catalogue phrase with badge_slug "" takes the
         catalogue's badge; any phrase may name a badge the author can use (approved, or their
         own pending one). `attachments`: images stored by MediaService. `in_reply_to`: the URI
-        of a post the author may see. Bad input raises before anything is stored."""
+        of a post the author may see. `recipients`: actor URIs addressed and mentioned without
+        an @name in the text (a direct conversation's other side). Bad input raises before
+        anything is stored."""
         text = _clean_text(text, images=bool(attachments))
         now = self._clock()
         tags = await self._activity_tags(author, activity_tags)
@@ -280,6 +287,9 @@ class PostService:
         happened = clean_happened_on(happened_on, now.date())
         parent = await self._reply_parent(author, in_reply_to)
         rendered = await self._render(author, text, parent)
+        if recipients:
+            addressed = dict.fromkeys([*rendered.mentions, *recipients])
+            rendered = replace(rendered, mentions=tuple(addressed))
         post_id = new_id(now)
         post = Post(
             id=post_id,
@@ -309,6 +319,8 @@ class PostService:
             post, author, self._urls, badges=badges, mention_names=rendered.names
         )
         await self._deliver(author, activity, post)
+        if self._badge_actors is not None:
+            await self._badge_actors.post_saved(post)
         return post
 
     async def reply(
@@ -387,6 +399,8 @@ class PostService:
             edited, author, self._urls, update_id, badges=badges, mention_names=rendered.names
         )
         await self._deliver(author, activity, edited)
+        if self._badge_actors is not None:
+            await self._badge_actors.post_saved(edited)
         await self._forget_images(post.attachments, keep=images)
         return edited
 
@@ -400,6 +414,8 @@ class PostService:
             raise Gone("this post was deleted")
         delete_id = self._urls.activity(author.username, "deletes", new_id(now))
         await self._deliver(author, render.delete_note(post, author, self._urls, delete_id), post)
+        if self._badge_actors is not None:
+            await self._badge_actors.post_deleted(post)
         await self._forget_images(post.attachments, keep=())
 
     async def get_own(self, author: Account, post_id: str) -> Post:

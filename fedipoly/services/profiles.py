@@ -12,6 +12,7 @@ from fedipoly import render
 from fedipoly.errors import NotFound, ValidationFailed
 from fedipoly.models import Account, Clock, Profile, ProfileLink, new_id
 from fedipoly.services.delivery import Deliverer
+from fedipoly.services.open_to import with_open_to
 from fedipoly.services.text import plain_text_to_html
 from fedipoly.store.base import Store
 from fedipoly.urls import Urls
@@ -180,7 +181,15 @@ class ProfileService:
         """The member's Person actor with profile fields and badges (approved ones only)."""
         profile = await self._store.get_profile(account.id)
         badges = await self._store.member_badges(account.id)
-        return render.person(account, self._urls, profile, badges)
+        document = render.person(account, self._urls, profile, badges)
+        # "Open to" fields follow the position lines (collaboration reasons, services/open_to.py).
+        return with_open_to(
+            document,
+            await self._store.list_open_to_reasons(),
+            await self._store.member_open_to(account.id),
+            self._clock(),
+            after_fields=len(profile.positions),
+        )
 
     async def announce_update(self, account: Account) -> None:
         """Send Update{Person} to followers so peers refresh now, not after a day (interop §4.5)."""

@@ -10,6 +10,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
+from fedipoly.badge_federation_models import BadgeAnnounce, BadgePeer, PeerBadge
+from fedipoly.collab_models import (
+    CollabRequest,
+    Conversation,
+    ConversationMessage,
+    MemberBlock,
+    OpenToEntry,
+    OpenToReason,
+    RemoteProfile,
+    RequestState,
+)
 from fedipoly.models import (
     Account,
     ActivityTag,
@@ -34,6 +45,16 @@ from fedipoly.models import (
     RemoteActor,
     Role,
     Session,
+)
+from fedipoly.moderation_models import (
+    AuditEntry,
+    BadgeMerge,
+    DomainBlock,
+    Notification,
+    RemoteRestriction,
+    Report,
+    ReportState,
+    Steward,
 )
 
 Cursor = tuple[datetime, str]
@@ -408,6 +429,355 @@ class SettingStore(Protocol):
         ...
 
 
+class BadgeFederationStore(Protocol):
+    """Badge actors' announces and preferences, badge peers and their directories
+    (store/*/badge_federation.py, migration 7)."""
+
+    async def record_badge_announce(self, announce: BadgeAnnounce) -> bool:
+        """Store the announce of (badge, post), or revive a withdrawn one with the new id and
+        time. False (nothing changed) when an active announce of that pair exists."""
+        ...
+
+    async def withdraw_badge_announce(
+        self, badge_id: str, post_uri: str, now: datetime
+    ) -> BadgeAnnounce | None:
+        """Mark the active announce of (badge, post) undone; it, or None when none was active."""
+        ...
+
+    async def badge_announces_of_post(self, post_uri: str) -> list[BadgeAnnounce]:
+        """The post's active announces."""
+        ...
+
+    async def badge_announces_of_author(
+        self, author_account_id: str, badge_id: str
+    ) -> list[BadgeAnnounce]:
+        """The member's active announces by that badge."""
+        ...
+
+    async def list_badge_announces(
+        self, badge_id: str, *, before: Cursor | None, limit: int
+    ) -> list[BadgeAnnounce]:
+        """The badge's active announces, newest first by (created_at, announce_id)."""
+        ...
+
+    async def count_badge_announces(self, badge_id: str) -> int:
+        """Active announces of the badge."""
+        ...
+
+    async def count_recent_badge_announces(
+        self, since: datetime, *, badge_id: str | None = None, author_account_id: str | None = None
+    ) -> int:
+        """Announces sent at or after `since` (withdrawn ones too), of one badge or author."""
+        ...
+
+    async def get_badge_announce_preference(self, account_id: str) -> bool | None:
+        """Whether the member lets badge actors announce their posts; None when never set."""
+        ...
+
+    async def set_badge_announce_preference(self, account_id: str, enabled: bool) -> None: ...
+
+    async def save_badge_peer(self, peer: BadgePeer) -> BadgePeer:
+        """Insert the peer, or replace its `approved` flag and `next_fetch_at`."""
+        ...
+
+    async def get_badge_peer(self, host: str) -> BadgePeer | None: ...
+
+    async def list_badge_peers(self) -> list[BadgePeer]:
+        """Every peer, by host."""
+        ...
+
+    async def delete_badge_peer(self, host: str) -> bool:
+        """Forget the peer and the badges read from its directory."""
+        ...
+
+    async def claim_due_badge_peer(self, now: datetime, lease_seconds: float) -> BadgePeer | None:
+        """Atomically take one peer whose `next_fetch_at` is due, moving it `lease_seconds`
+        ahead so no other worker reads the same directory meanwhile."""
+        ...
+
+    async def record_badge_peer_fetch(
+        self,
+        host: str,
+        *,
+        fetched_at: datetime | None,
+        next_fetch_at: datetime,
+        error: str | None,
+        badges: list[PeerBadge] | None,
+    ) -> None:
+        """The outcome of reading a peer's directory; `badges` (when not None) replaces every
+        badge known from that peer."""
+        ...
+
+    async def peer_badges_named(self, normalized_name: str) -> list[PeerBadge]:
+        """Peers' badges with this normalised name, by host."""
+        ...
+
+    async def get_peer_badge_by_actor(self, actor_uri: str) -> PeerBadge | None: ...
+
+    async def list_peer_badges(self, host: str) -> list[PeerBadge]:
+        """The badges read from one peer's directory, by slug."""
+        ...
+
+    async def known_remote_domains(self, *, limit: int) -> list[str]:
+        """Distinct domains of cached remote actors (the instances this one has met), sorted."""
+        ...
+
+
+class ModerationStore(Protocol):
+    """Reports, domain blocks, remote restrictions, suspensions, the audit log, member
+    notifications, badge merges and stewards (store/*/moderation.py, migration 8)."""
+
+    async def put_domain_block(self, block: DomainBlock) -> bool:
+        """False when the domain is blocked already (nothing changes)."""
+        ...
+
+    async def delete_domain_block(self, domain: str) -> bool: ...
+
+    async def list_domain_blocks(self) -> list[DomainBlock]:
+        """By domain."""
+        ...
+
+    async def find_domain_blocks(self, domains: list[str]) -> list[DomainBlock]:
+        """The blocks among exactly these domains (callers pass a host and its parents)."""
+        ...
+
+    async def purge_domain(self, domain: str) -> int:
+        """Forget every cached actor on the domain (exactly this host) with their follows
+        and posts, and every post or follow whose actor URI is on it; returns actors removed."""
+        ...
+
+    async def put_remote_restriction(self, restriction: RemoteRestriction) -> None:
+        """Insert or replace the restriction of that actor."""
+        ...
+
+    async def delete_remote_restriction(self, actor_uri: str) -> bool: ...
+
+    async def get_remote_restriction(self, actor_uri: str) -> RemoteRestriction | None: ...
+
+    async def list_remote_restrictions(self) -> list[RemoteRestriction]:
+        """Newest first."""
+        ...
+
+    async def unlist_author_posts(self, author: str) -> int:
+        """Mark the author's posts unlisted (off the public timelines) and take them off
+        every badge timeline; returns how many posts changed."""
+        ...
+
+    async def set_account_suspended(self, account_id: str, suspended: bool) -> Account | None: ...
+
+    async def create_report(self, report: Report) -> bool:
+        """False when a report with the same `flag_id` exists (a redelivered Flag)."""
+        ...
+
+    async def get_report(self, report_id: str) -> Report | None: ...
+
+    async def list_reports(
+        self, state: ReportState | None, *, before: Cursor | None, limit: int
+    ) -> list[Report]:
+        """Newest first by (created_at, id), strictly before the cursor."""
+        ...
+
+    async def close_report(
+        self,
+        report_id: str,
+        state: ReportState,
+        *,
+        by: str | None,
+        resolution: str,
+        forwarded: bool,
+        now: datetime,
+    ) -> Report | None:
+        """Resolve or dismiss an open report; None when it is not open (or unknown)."""
+        ...
+
+    async def add_audit_entry(self, entry: AuditEntry) -> None: ...
+
+    async def list_audit_entries(self, *, before: Cursor | None, limit: int) -> list[AuditEntry]:
+        """Newest first by (created_at, id)."""
+        ...
+
+    async def add_notification(self, notification: Notification) -> None: ...
+
+    async def list_notifications(
+        self, account_id: str, *, before: Cursor | None, limit: int
+    ) -> list[Notification]:
+        """Newest first by (created_at, id)."""
+        ...
+
+    async def mark_notifications_read(self, account_id: str, now: datetime) -> int: ...
+
+    async def count_unread_notifications(self, account_id: str) -> int: ...
+
+    async def rename_badge(self, badge_id: str, display_name: str) -> Badge | None:
+        """Change the display name (and the search terms that follow from it)."""
+        ...
+
+    async def local_posts_tagged(
+        self, slug: str, *, after_id: str | None, limit: int
+    ) -> list[Post]:
+        """Local, not deleted posts whose badge list holds `slug`, by id."""
+        ...
+
+    async def repoint_activity_tags(
+        self, from_badge_id: str, to_badge_id: str, keys: list[str] | None = None
+    ) -> list[str]:
+        """Point the catalogue's activity tags of one badge (all, or those with these
+        lower-cased phrases) at another; returns the lower-cased phrases moved."""
+        ...
+
+    async def create_badge_merge(self, merge: BadgeMerge) -> None: ...
+
+    async def get_badge_merge(self, merge_id: str) -> BadgeMerge | None: ...
+
+    async def active_badge_merge(self, source_slug: str) -> BadgeMerge | None:
+        """The merge, not reverted, that folded this slug into another badge."""
+        ...
+
+    async def list_badge_merges(self, *, limit: int) -> list[BadgeMerge]:
+        """Newest first."""
+        ...
+
+    async def mark_badge_merge_reverted(self, merge_id: str, now: datetime) -> bool:
+        """False when it was reverted already (so two moderators cannot both revert it)."""
+        ...
+
+    async def add_steward(self, steward: Steward) -> bool:
+        """False when the member is a steward of that badge already."""
+        ...
+
+    async def remove_steward(self, badge_id: str, account_id: str) -> bool: ...
+
+    async def list_stewards(self, badge_id: str) -> list[Steward]: ...
+
+    async def is_steward(self, badge_id: str, account_id: str) -> bool: ...
+
+
+class CollabStore(Protocol):
+    """"Open to", collaboration requests, conversations, blocks and the Space Station's remote
+    profiles (store/*/collab.py, migration 6)."""
+
+    async def list_open_to_reasons(self) -> list[OpenToReason]:
+        """The catalogue, by position then slug."""
+        ...
+
+    async def get_open_to_reason(self, slug: str) -> OpenToReason | None: ...
+
+    async def create_open_to_reason(self, reason: OpenToReason) -> OpenToReason:
+        """Raises Conflict when the slug exists."""
+        ...
+
+    async def rename_open_to_reason(self, slug: str, label: str) -> OpenToReason | None: ...
+
+    async def delete_open_to_reason(self, slug: str) -> bool:
+        """Remove the reason and every member's answer for it."""
+        ...
+
+    async def member_open_to(self, account_id: str) -> list[OpenToEntry]:
+        """The member's answers, in catalogue slug order."""
+        ...
+
+    async def set_member_open_to(self, account_id: str, entries: list[OpenToEntry]) -> None:
+        """Replace the member's whole list of answers."""
+        ...
+
+    async def members_open_to(
+        self, reason_slug: str, *, now: datetime, after: str | None, limit: int
+    ) -> list[str]:
+        """Account ids, ascending, strictly after `after`, that said yes to the reason and whose
+        answer has not lapsed at `now`."""
+        ...
+
+    async def save_remote_profile(self, profile: RemoteProfile) -> None:
+        """Insert or replace what we know of a remote actor's profile."""
+        ...
+
+    async def get_remote_profile(self, actor_uri: str) -> RemoteProfile | None: ...
+
+    async def remote_profiles_open_to(
+        self, reason_slug: str, *, now: datetime, after: str | None, limit: int
+    ) -> list[RemoteProfile]:
+        """Discoverable Fedipoly profiles open to the reason at `now`, by actor URI ascending,
+        strictly after `after`."""
+        ...
+
+    async def stale_remote_profiles(self, refreshed_before: datetime, limit: int) -> list[str]:
+        """Actor URIs of remote profiles last refreshed before that time, oldest first."""
+        ...
+
+    async def insert_collab_request(self, request: CollabRequest) -> bool:
+        """False when a request with that URI exists (a redelivered Note)."""
+        ...
+
+    async def get_collab_request(self, request_id: str) -> CollabRequest | None: ...
+
+    async def decide_collab_request(
+        self, request_id: str, state: RequestState, *, now: datetime
+    ) -> CollabRequest | None:
+        """Move a PENDING request to `state`; None when it was not pending (decided once)."""
+        ...
+
+    async def received_collab_requests(
+        self, account_id: str, state: RequestState, *, before: Cursor | None, limit: int
+    ) -> list[CollabRequest]:
+        """Requests to the member in that state, newest first by (created_at, id)."""
+        ...
+
+    async def sent_collab_requests(
+        self, account_id: str, *, before: Cursor | None, limit: int
+    ) -> list[CollabRequest]:
+        """Requests the member sent, newest first by (created_at, id)."""
+        ...
+
+    async def latest_collab_request(self, sender: str, recipient: str) -> CollabRequest | None:
+        """The newest request from `sender` to `recipient` (actor URIs)."""
+        ...
+
+    async def count_collab_requests_since(self, sender: str, since: datetime) -> int:
+        """Requests `sender` sent at or after `since` (for the rate limit)."""
+        ...
+
+    async def open_conversation(
+        self, account_id: str, peer: str, *, request_id: str | None, now: datetime
+    ) -> Conversation:
+        """The member's conversation with `peer`, created when there is none (idempotent)."""
+        ...
+
+    async def get_conversation(self, conversation_id: str) -> Conversation | None: ...
+
+    async def find_conversation(self, account_id: str, peer: str) -> Conversation | None: ...
+
+    async def list_conversations(
+        self, account_id: str, *, before: Cursor | None, limit: int
+    ) -> list[Conversation]:
+        """Newest activity first by (last_message_at, id)."""
+        ...
+
+    async def add_conversation_message(
+        self, conversation_id: str, post: Post, *, at: datetime
+    ) -> None:
+        """List the post in the conversation at time `at` (idempotent per post) and move the
+        conversation up."""
+        ...
+
+    async def conversation_messages(
+        self, conversation_id: str, *, before: Cursor | None, limit: int
+    ) -> list[ConversationMessage]:
+        """Not deleted messages, newest first by (at, post id)."""
+        ...
+
+    async def block_actor(self, block: MemberBlock) -> None:
+        """Idempotent."""
+        ...
+
+    async def unblock_actor(self, account_id: str, blocked: str) -> bool: ...
+
+    async def is_blocked(self, account_id: str, actor: str) -> bool: ...
+
+    async def list_blocks(self, account_id: str) -> list[MemberBlock]:
+        """Newest first."""
+        ...
+
+
 class Store(
     SettingStore,
     AccountStore,
@@ -419,6 +789,9 @@ class Store(
     PostTimelineStore,
     ProfileStore,
     BadgeStore,
+    BadgeFederationStore,
+    ModerationStore,
+    CollabStore,
     Protocol,
 ):
     async def open(self) -> None:

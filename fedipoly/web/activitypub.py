@@ -71,6 +71,16 @@ async def webfinger(request: web.Request) -> web.Response:
         return web.json_response(
             {"error": "the resource parameter is required"}, status=400, headers=CORS
         )
+    badge_directory = request.app[appkeys.BADGE_DIRECTORY]
+    if badge_directory.is_server_resource(resource):  # FEP-d556: the server's own actor
+        jrd = badge_directory.server_jrd(resource)
+        return web.json_response(jrd, content_type=JRD_CONTENT_TYPE, headers=CORS)
+    try:
+        badge_jrd = await request.app[appkeys.BADGE_ACTORS].webfinger(resource)
+    except NotFound:
+        return web.json_response({"error": "no such badge actor"}, status=404, headers=CORS)
+    if badge_jrd is not None:
+        return web.json_response(badge_jrd, content_type=JRD_CONTENT_TYPE, headers=CORS)
     username: str | None
     if resource.startswith(("http://", "https://")):
         username = urls.local_username(resource) or _profile_username(urls.base, resource)
@@ -151,7 +161,8 @@ async def nodeinfo(request: web.Request) -> web.Response:
         users_active_month=users,
         users_active_halfyear=users,
         local_posts=await request.app[appkeys.POSTS].count_local_posts(),
-        metadata={"nodeName": config.server.domain},
+        metadata={"nodeName": config.server.domain}
+        | request.app[appkeys.BADGE_DIRECTORY].nodeinfo_metadata(),
     )
     # The profile parameter goes in the header itself: aiohttp refuses a Content-Type header
     # together with content_type=, which made every NodeInfo request a 500.
@@ -176,7 +187,8 @@ async def actor(request: web.Request) -> web.StreamResponse:
 @routes.get("/actor")
 async def instance_actor(request: web.Request) -> web.Response:
     keys = request.app[appkeys.INSTANCE_KEYS]
-    return activity_json(render.instance_actor(request.app[appkeys.URLS], keys.public_pem))
+    directory = request.app[appkeys.BADGE_DIRECTORY]
+    return activity_json(directory.instance_actor_document(keys.public_pem))
 
 
 # --- inboxes -----------------------------------------------------------------------------

@@ -283,7 +283,7 @@ async def pending_badges(request: web.Request) -> web.Response:
 @routes.post("/api/v1/moderation/badges/{slug}/approve")
 async def approve_badge(request: web.Request) -> web.Response:
     account = require_account(request)
-    badge = await request.app[appkeys.BADGES].approve(account, request.match_info["slug"])
+    badge = await request.app[appkeys.BADGE_MODERATION].approve(account, request.match_info["slug"])
     return safe_json(badge_json(badge, request.app[appkeys.URLS]))
 
 
@@ -292,7 +292,7 @@ async def reject_badge(request: web.Request) -> web.Response:
     account = require_account(request)
     body = await read_json(request)
     refuse_unknown(body, {"reason"})
-    badge = await request.app[appkeys.BADGES].reject(
+    badge = await request.app[appkeys.BADGE_MODERATION].reject(
         account, request.match_info["slug"], text_field(body, "reason", required=False)
     )
     return safe_json(badge_json(badge, request.app[appkeys.URLS]))

@@ -18,6 +18,7 @@ from fedipoly import appkeys
 from fedipoly.errors import FedipolyError, NotFound, ValidationFailed
 from fedipoly.models import Account, Badge, BadgeStatus
 from fedipoly.services.badges import MAX_DISPLAY_NAME, MAX_FEATURED, MAX_ICON, SLUG_PATTERN
+from fedipoly.web.badge_federation import also_on_context
 from fedipoly.web.badges_api import BadgeView, badge_view
 from fedipoly.web.middlewares import current_account
 from fedipoly.web.pages import NOTICES as ACCOUNT_NOTICES
@@ -174,7 +175,9 @@ async def badge_page(request: web.Request) -> web.Response:
         and (badge.is_public or (view_pending and badge.created_by == viewer.id)),
         "can_moderate": viewer is not None and viewer.role.can_moderate,
         "notice": notice(request),
-    } | await badge_posts_context(request, badge, viewer)
+    }
+    context |= await badge_posts_context(request, badge, viewer)
+    context |= await also_on_context(request, badge)
     return render(request, "badge.html", context)
 
 
@@ -321,7 +324,7 @@ async def _review(request: web.Request, approve: bool) -> web.StreamResponse:
     account = member_or_login(request, "/moderation/badges")
     slug = request.match_info["slug"]
     form = await request.post()
-    badges = request.app[appkeys.BADGES]
+    badges = request.app[appkeys.BADGE_MODERATION]  # audited; the creator learns why
     try:
         if approve:
             await badges.approve(account, slug)

@@ -231,7 +231,13 @@ def _with_path_parameters(paths: dict[str, Any]) -> dict[str, Any]:
 
 def build_document(base_url: str) -> dict[str, Any]:
     # Imported here: openapi_social builds its paths with this module's helpers.
+    from fedipoly.web.openapi_badge_federation import (
+        BADGE_FEDERATION_PATHS,
+        BADGE_FEDERATION_SCHEMAS,
+    )
     from fedipoly.web.openapi_badges import BADGE_PATHS, BADGE_SCHEMAS
+    from fedipoly.web.openapi_collab import COLLAB_PATHS, COLLAB_SCHEMAS
+    from fedipoly.web.openapi_moderation import MODERATION_PATHS, MODERATION_SCHEMAS
     from fedipoly.web.openapi_social import SOCIAL_PATHS, SOCIAL_SCHEMAS
 
     return {
@@ -243,9 +249,21 @@ def build_document(base_url: str) -> dict[str, Any]:
             '{"error": "...", "detail": ...} with a 4xx or 503 status.',
         },
         "servers": [{"url": base_url}],
-        "paths": _with_path_parameters(PATHS | SOCIAL_PATHS | BADGE_PATHS),
+        "paths": _with_path_parameters(
+            PATHS
+            | SOCIAL_PATHS
+            | BADGE_PATHS
+            | BADGE_FEDERATION_PATHS
+            | MODERATION_PATHS
+            | COLLAB_PATHS
+        ),
         "components": {
-            "schemas": SCHEMAS | SOCIAL_SCHEMAS | BADGE_SCHEMAS,
+            "schemas": SCHEMAS
+            | SOCIAL_SCHEMAS
+            | BADGE_SCHEMAS
+            | BADGE_FEDERATION_SCHEMAS
+            | MODERATION_SCHEMAS
+            | COLLAB_SCHEMAS,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

@@ -92,6 +92,7 @@ async def profile_extras(request: web.Request, member: Account) -> dict[str, Any
     return {
         "profile": profile,
         "profile_badges": ordered_for_display(held),
+        "open_to_lines": await request.app[appkeys.OPEN_TO].lines(member),
     }
 
 

@@ -917,7 +917,7 @@ async def test_like_and_unsupported_types_are_answered_202_and_never_stored(worl
             w.act(w.mallory, "EmojiReact", post.uri, content="🔥"),
             w.act(w.mallory, "Dislike", post.uri),
             w.act(w.mallory, "Block", w.alice_uri),
-            w.act(w.mallory, "Flag", [w.alice_uri, post.uri]),
+            # (A Flag is a report now: tests/fedipoly/test_domain_blocks.py.)
             w.act(w.mallory, "Move", w.mallory.uri, target=w.victor.uri),
         ):
             body = encode(activity)

@@ -41,6 +41,7 @@ from fedipoly.models import (
 )
 from fedipoly.services.post_parts import NewAttachment
 from fedipoly.store.base import Store
+from tests.fedipoly.collab_support import start_conversation
 from tests.fedipoly.surfaces import (
     ANONYMOUS,
     Fetched,
@@ -121,6 +122,8 @@ class World:
     remote_posts: list[str] = field(default_factory=list)
     slugs: list[str] = field(default_factory=list)
     media: list[str] = field(default_factory=list)
+    # writer username -> (the writer's conversation id, alice's)
+    conversations: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def app(self) -> Any:
@@ -299,6 +302,10 @@ async def write_everything(world: World, writer: Member, first: int) -> None:
     if first % 4 == 0:
         reply = await posts.reply(world.alice.account, tagged.id, one, Visibility.PUBLIC)
         world.posts.append(("alice", reply.id))
+    # A collaboration request with a payload, and a conversation with one.
+    world.conversations[writer.username] = await start_conversation(
+        app, writer.account, world.alice.account, message=fits(one, 2000), reply=fits(two, 2000)
+    )
 
 
 async def follow_remote(world: World) -> None:
@@ -436,10 +443,26 @@ async def test_no_payload_reaches_any_response_unescaped(
         app, client = w.app, w.inst.client
         usernames = ["alice", "mod", *(writer.username for writer in w.writers)]
         post_ids = [post_id for _author, post_id in w.posts] + w.remote_posts
+        # Reports carry payloads too: the moderators' report pages must escape them.
+        report_ids = [
+            (
+                await app[appkeys.MODERATION].report(
+                    writer.account, "badge", "programming", fits(PAYLOADS[index], 1000)
+                )
+            ).id
+            for index, writer in enumerate(w.writers)
+        ]
         values = {
+            "report_id": report_ids,
+            "conversation_id": [ids for pair in w.conversations.values() for ids in pair],
             "username": usernames,
             "post_id": post_ids,
             "slug": ["programming", "chess", *w.slugs],
+            # Badge actors: approved badges (their names carry payloads) and pending ones.
+            "badge_id": [
+                (await app[appkeys.BADGES].get_badge(slug, w.mod.account)).id
+                for slug in ["chess", *w.slugs]
+            ],
             "media_id": w.media,
             "tag": ["tag0", "tag2", "WroteSomeCode"],
         }
@@ -450,7 +473,13 @@ async def test_no_payload_reaches_any_response_unescaped(
         paths = expand(app, values, linked)
         requests = requests_for(paths, [ANONYMOUS, member_viewer(w.alice)], browser_accepts)
         requests += requests_for(paths, [ANONYMOUS], server_accepts)
-        moderation = {"username": ["mod"], "post_id": [], "media_id": [], "tag": []}
+        moderation = {
+            "username": ["mod"],
+            "post_id": [],
+            "media_id": [],
+            "tag": [],
+            "conversation_id": [],
+        }
         requests += requests_for(
             expand(app, values | moderation), [member_viewer(w.mod)], browser_accepts
         )
@@ -458,9 +487,12 @@ async def test_no_payload_reaches_any_response_unescaped(
         for index, writer in enumerate(w.writers):
             own = [f"xss{2 * index}", f"xss{2 * index + 1}"]
             scoped = {
+                "conversation_id": [w.conversations[writer.username][0]],
+                "report_id": [],
                 "username": [writer.username],
                 "post_id": [post_id for author, post_id in w.posts if author == writer.username],
                 "slug": [slug for slug in own if slug in w.slugs] or ["programming"],
+                "badge_id": [],
                 "media_id": w.media[2 * index : 2 * index + 2],
                 "tag": [f"tag{2 * index}"],
             }

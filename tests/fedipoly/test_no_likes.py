@@ -24,6 +24,7 @@ from PIL import Image
 from fedipoly import appkeys
 from fedipoly.models import PostActivityTag, Role, Visibility
 from fedipoly.services.post_parts import NewAttachment
+from tests.fedipoly.collab_support import start_conversation
 from tests.fedipoly.surfaces import (
     ANONYMOUS,
     Fetched,
@@ -284,10 +285,15 @@ async def populate(w: World) -> tuple[list[Viewer], dict[str, list[str]], list[d
     await w.settle()
     remote = await w.store.get_post_by_uri(note["id"])
     assert remote is not None
+    conversations = await start_conversation(app, bob.account, w.alice, reply="Sure!")
+    report = await app[appkeys.MODERATION].report(bob.account, "post", public.id, "Off topic")
     values = {
+        "report_id": [report.id],
+        "conversation_id": list(conversations),
         "username": ["alice", "bob", "mod"],
         "post_id": [public.id, private.id, reply.id, remote.id],
         "slug": ["python", "programming", "chess_club", "knitting"],
+        "badge_id": [(await app[appkeys.BADGES].get_badge("chess_club", None)).id],
         "media_id": [image.id],
         "tag": ["python", "WroteSomeCode"],
     }

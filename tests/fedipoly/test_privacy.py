@@ -38,6 +38,7 @@ from fedipoly.models import (
     Visibility,
 )
 from fedipoly.services.post_parts import NewAttachment
+from tests.fedipoly.collab_support import start_conversation
 from tests.fedipoly.surfaces import (
     ANONYMOUS,
     Fetched,
@@ -316,14 +317,28 @@ async def test_private_posts_reach_exactly_their_audience_everywhere(
         home_people = ("alice", "bob", "carol", "dave", "mod")
         viewers = [ANONYMOUS, signed_viewer, *(member_viewer(scene.people[n]) for n in home_people)]
         ids = {marker: post.id for marker, post in scene.posts.items()}
+        # A direct conversation between bob and alice (bob asked, alice was interested).
+        conversation_ids = await start_conversation(
+            home.app,
+            scene.people["bob"].account,
+            scene.people["alice"].account,
+            message="zqasked",
+            reply="zqconversed",
+        )
         media_ids = [
             item.media_id or "" for post in scene.posts.values() for item in post.attachments
         ]
         assert len(media_ids) == 2
         values = {
+            "conversation_id": [*conversation_ids, NO_SUCH_POST],
+            "report_id": [NO_SUCH_POST],
             "username": list(home_people),
             "post_id": [*ids.values(), NO_SUCH_POST],
             "slug": ["programming"],
+            "badge_id": [
+                (await home.app[appkeys.BADGES].get_badge("programming", None)).id,
+                NO_SUCH_POST,
+            ],
             "tag": ["zqtag", "wrotesomecode"],
             "media_id": media_ids,
         }
@@ -341,15 +356,25 @@ async def test_private_posts_reach_exactly_their_audience_everywhere(
             for marker, post in scene.posts.items()
         }
         problems = leaks(fetched, HOME_AUDIENCE, traces)
+        problems += [
+            f"{item.viewer} sees the conversation at {item.path}"
+            for item in fetched
+            if ("zqconversed" in item.body or "zqasked" in item.body)
+            and item.viewer not in ("alice", "bob")
+        ]
+        assert {item.viewer for item in fetched if "zqconversed" in item.body} == {"alice", "bob"}
         problems += hidden_like_missing(fetched, HOME_AUDIENCE, ids)
         problems += unseen_by_audience(fetched, HOME_AUDIENCE, ids)
 
         # remote: its stored copies, every route, its members and the public.
         copies = {marker: post.id for marker, post in scene.copies.items()}
         remote_values = {
+            "conversation_id": [NO_SUCH_POST],
+            "report_id": [NO_SUCH_POST],
             "username": ["rita", "rex"],
             "post_id": [*copies.values(), NO_SUCH_POST],
             "slug": ["programming"],
+            "badge_id": [(await remote.app[appkeys.BADGES].get_badge("programming", None)).id],
             "tag": ["zqtag", "wrotesomecode"],
             "media_id": media_ids,
         }

@@ -56,8 +56,11 @@ class FedifyPeer:
         rsa_only: bool = False,
         log_level: str = "warning",
         start_timeout: float = 20.0,
+        open_to: str = "",
     ) -> None:
+        """`open_to`: the value of an "Open to" profile field on the peer's actor."""
         self.name = name
+        self.open_to = open_to
         self.first_knock = first_knock
         self.follow_policy = follow_policy
         self.rsa_only = rsa_only
@@ -110,6 +113,8 @@ class FedifyPeer:
         ]
         if self.rsa_only:
             args.append("--rsa-only")
+        if self.open_to:
+            args += ["--open-to", self.open_to]
         with self.log_path.open("wb") as log:
             self._proc = await asyncio.create_subprocess_exec(
                 *args,

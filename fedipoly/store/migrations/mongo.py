@@ -86,4 +86,87 @@ MIGRATIONS: list[tuple[int, list[IndexSpec]]] = [
             ("badge_entries", [("post_id", 1)], {}),
         ],
     ),
+    (
+        6,
+        # "Open to", collaboration requests, direct conversations, blocks and the Space
+        # Station's remote profiles. open_to_reasons and remote_profiles are keyed by _id (slug,
+        # actor URI). remote_open_to rows carry a `listed` copy of their profile's
+        # discoverability so a search is one index range scan. The default reasons are seeded
+        # after migrating (store/mongo/collab.py).
+        [
+            ("open_to_reasons", [("position", 1), ("_id", 1)], {}),
+            ("member_open_to", [("account_id", 1), ("reason_slug", 1)], {"unique": True}),
+            ("member_open_to", [("reason_slug", 1), ("open", 1), ("account_id", 1)], {}),
+            ("remote_profiles", [("refreshed_at", 1)], {}),
+            ("remote_open_to", [("actor_uri", 1), ("reason_slug", 1)], {"unique": True}),
+            (
+                "remote_open_to",
+                [("reason_slug", 1), ("open", 1), ("listed", 1), ("actor_uri", 1)],
+                {},
+            ),
+            ("collab_requests", [("uri", 1)], {"unique": True}),
+            (
+                "collab_requests",
+                [("recipient_account_id", 1), ("state", 1), ("created_at", -1), ("_id", -1)],
+                {},
+            ),
+            ("collab_requests", [("sender_account_id", 1), ("created_at", -1), ("_id", -1)], {}),
+            ("collab_requests", [("sender", 1), ("recipient", 1), ("created_at", -1)], {}),
+            ("collab_requests", [("sender", 1), ("created_at", -1)], {}),
+            ("conversations", [("account_id", 1), ("peer", 1)], {"unique": True}),
+            ("conversations", [("account_id", 1), ("last_message_at", -1), ("_id", -1)], {}),
+            (
+                "conversation_messages",
+                [("conversation_id", 1), ("post_id", 1)],
+                {"unique": True},
+            ),
+            ("conversation_messages", [("conversation_id", 1), ("at", -1), ("post_id", -1)], {}),
+            ("member_blocks", [("account_id", 1), ("blocked", 1)], {"unique": True}),
+            ("member_blocks", [("account_id", 1), ("created_at", -1)], {}),
+        ],
+    ),
+    (
+        7,
+        # Badge federation (see the SQLite migration 7). badge_announces carry an `active`
+        # flag so a badge actor's outbox is one index range scan; withdrawn announces stay
+        # for the rate limits. badge_peers are keyed by host, peer_badges by (host, slug).
+        [
+            ("badge_announces", [("badge_id", 1), ("post_uri", 1)], {"unique": True}),
+            ("badge_announces", [("post_uri", 1)], {}),
+            ("badge_announces", [("author_account_id", 1), ("badge_id", 1), ("created_at", 1)], {}),
+            (
+                "badge_announces",
+                [("badge_id", 1), ("active", 1), ("created_at", -1), ("announce_id", -1)],
+                {},
+            ),
+            ("badge_announces", [("created_at", 1)], {}),
+            ("badge_peers", [("next_fetch_at", 1)], {}),
+            ("peer_badges", [("host", 1), ("slug", 1)], {"unique": True}),
+            ("peer_badges", [("normalized_name", 1), ("host", 1)], {}),
+            ("peer_badges", [("actor_uri", 1)], {}),
+        ],
+    ),
+    (
+        8,
+        # Moderation (see the SQLite migration 8). reports.flag_id is unique where present
+        # (a partial index: member reports have none); posts get a multikey index on `badges`
+        # so a badge merge finds the posts it moves.
+        [
+            ("reports", [("created_at", -1), ("_id", -1)], {}),
+            ("reports", [("state", 1), ("created_at", -1), ("_id", -1)], {}),
+            (
+                "reports",
+                [("flag_id", 1)],
+                {"unique": True, "partialFilterExpression": {"flag_id": {"$type": "string"}}},
+            ),
+            ("remote_restrictions", [("created_at", -1)], {}),
+            ("audit_log", [("created_at", -1), ("_id", -1)], {}),
+            ("notifications", [("account_id", 1), ("created_at", -1), ("_id", -1)], {}),
+            ("badge_merges", [("source_slug", 1), ("reverted_at", 1)], {}),
+            ("badge_merges", [("created_at", -1), ("_id", -1)], {}),
+            ("badge_stewards", [("badge_id", 1), ("account_id", 1)], {"unique": True}),
+            ("posts", [("badges", 1), ("_id", 1)], {}),
+            ("remote_actors", [("domain", 1)], {}),
+        ],
+    ),
 ]

@@ -248,4 +248,229 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX badge_entries_by_post ON badge_entries (post_id);
         """,
     ),
+    (
+        6,
+        # "Open to", collaboration requests, direct conversations, blocks and the Space
+        # Station's remote profiles. Partial indexes make "who is open to this reason" one range
+        # scan (expiry is checked on the rows found); conversation_messages lists the direct
+        # posts of a conversation, fanned out per local participant. The default reasons are
+        # seeded after migrating (store/sqlite/collab.py).
+        """
+        CREATE TABLE open_to_reasons (
+            slug TEXT PRIMARY KEY,
+            label TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE member_open_to (
+            account_id TEXT NOT NULL,
+            reason_slug TEXT NOT NULL REFERENCES open_to_reasons(slug) ON DELETE CASCADE,
+            open INTEGER NOT NULL,
+            until TEXT,
+            PRIMARY KEY (account_id, reason_slug)
+        ) WITHOUT ROWID;
+        CREATE INDEX member_open_to_yes ON member_open_to (reason_slug, account_id)
+            WHERE open = 1;
+        CREATE TABLE remote_profiles (
+            actor_uri TEXT PRIMARY KEY,
+            is_fedipoly INTEGER NOT NULL,
+            discoverable INTEGER NOT NULL,
+            headline TEXT NOT NULL DEFAULT '',
+            badges TEXT NOT NULL DEFAULT '[]',
+            refreshed_at TEXT NOT NULL
+        );
+        CREATE INDEX remote_profiles_by_refresh ON remote_profiles (refreshed_at);
+        CREATE TABLE remote_open_to (
+            actor_uri TEXT NOT NULL REFERENCES remote_profiles(actor_uri) ON DELETE CASCADE,
+            reason_slug TEXT NOT NULL,
+            open INTEGER NOT NULL,
+            until TEXT,
+            listed INTEGER NOT NULL,
+            PRIMARY KEY (actor_uri, reason_slug)
+        ) WITHOUT ROWID;
+        CREATE INDEX remote_open_to_listed ON remote_open_to (reason_slug, actor_uri)
+            WHERE open = 1 AND listed = 1;
+        CREATE TABLE collab_requests (
+            id TEXT PRIMARY KEY,
+            uri TEXT NOT NULL UNIQUE,
+            sender TEXT NOT NULL,
+            recipient TEXT NOT NULL,
+            sender_account_id TEXT,
+            recipient_account_id TEXT,
+            reason_slug TEXT NOT NULL,
+            reason_label TEXT NOT NULL,
+            message TEXT NOT NULL,
+            state TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            decided_at TEXT
+        );
+        CREATE INDEX collab_requests_received
+            ON collab_requests (recipient_account_id, state, created_at, id)
+            WHERE recipient_account_id IS NOT NULL;
+        CREATE INDEX collab_requests_sent ON collab_requests (sender_account_id, created_at, id)
+            WHERE sender_account_id IS NOT NULL;
+        CREATE INDEX collab_requests_pair ON collab_requests (sender, recipient, created_at);
+        CREATE INDEX collab_requests_by_sender ON collab_requests (sender, created_at);
+        CREATE TABLE conversations (
+            id TEXT PRIMARY KEY,
+            account_id TEXT NOT NULL,
+            peer TEXT NOT NULL,
+            request_id TEXT,
+            created_at TEXT NOT NULL,
+            last_message_at TEXT NOT NULL,
+            UNIQUE (account_id, peer)
+        );
+        CREATE INDEX conversations_by_activity ON conversations (account_id, last_message_at, id);
+        CREATE TABLE conversation_messages (
+            conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            post_id TEXT NOT NULL,
+            PRIMARY KEY (conversation_id, at, post_id)
+        ) WITHOUT ROWID;
+        CREATE UNIQUE INDEX conversation_messages_once
+            ON conversation_messages (conversation_id, post_id);
+        CREATE TABLE member_blocks (
+            account_id TEXT NOT NULL,
+            blocked TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (account_id, blocked)
+        ) WITHOUT ROWID;
+        """,
+    ),
+    (
+        7,
+        # Badge federation. badge_announces: one row per (badge actor, local post) announce,
+        # kept after its Undo (undone_at) so the per-author and per-badge rate limits count
+        # what was sent. badge_peers: instances whose badge directory we read (approved ones
+        # are followed badge by badge); peer_badges: their directories, matched by name.
+        """
+        CREATE TABLE badge_announces (
+            badge_id TEXT NOT NULL,
+            post_uri TEXT NOT NULL,
+            post_id TEXT NOT NULL,
+            author_account_id TEXT NOT NULL,
+            announce_id TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            undone_at TEXT,
+            PRIMARY KEY (badge_id, post_uri)
+        ) WITHOUT ROWID;
+        CREATE INDEX badge_announces_by_post ON badge_announces (post_uri);
+        CREATE INDEX badge_announces_by_author
+            ON badge_announces (author_account_id, badge_id, created_at);
+        CREATE INDEX badge_announces_by_badge
+            ON badge_announces (badge_id, created_at, announce_id);
+        CREATE INDEX badge_announces_by_time ON badge_announces (created_at);
+        CREATE TABLE badge_announce_preferences (
+            account_id TEXT PRIMARY KEY,
+            enabled INTEGER NOT NULL
+        );
+        CREATE TABLE badge_peers (
+            host TEXT PRIMARY KEY,
+            approved INTEGER NOT NULL,
+            added_at TEXT NOT NULL,
+            next_fetch_at TEXT NOT NULL,
+            fetched_at TEXT,
+            last_error TEXT,
+            badge_count INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX badge_peers_due ON badge_peers (next_fetch_at);
+        CREATE TABLE peer_badges (
+            host TEXT NOT NULL,
+            slug TEXT NOT NULL,
+            name TEXT NOT NULL,
+            normalized_name TEXT NOT NULL,
+            icon TEXT NOT NULL,
+            holder_count INTEGER NOT NULL,
+            actor_uri TEXT,
+            url TEXT,
+            updated TEXT,
+            fetched_at TEXT NOT NULL,
+            PRIMARY KEY (host, slug)
+        ) WITHOUT ROWID;
+        CREATE INDEX peer_badges_by_name ON peer_badges (normalized_name, host);
+        CREATE INDEX peer_badges_by_actor ON peer_badges (actor_uri);
+        """,
+    ),
+    (
+        8,
+        # Moderation. reports hold member reports and incoming Flags (flag_id deduplicates
+        # redelivered Flags); domain_blocks and remote_restrictions refuse or quiet other
+        # servers and actors; audit_log records every moderator action; notifications tell
+        # members what moderators decided; badge_merges keep what a merge changed so it can
+        # be reverted (the merged badge's slug redirects while a merge is active).
+        """
+        CREATE TABLE reports (
+            id TEXT PRIMARY KEY,
+            target_kind TEXT NOT NULL,
+            target TEXT NOT NULL,
+            target_actor TEXT,
+            comment TEXT NOT NULL,
+            state TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            reporter_account_id TEXT,
+            reporter_actor TEXT,
+            flag_id TEXT UNIQUE,
+            resolved_by TEXT,
+            resolved_at TEXT,
+            resolution TEXT,
+            forwarded INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX reports_by_time ON reports (created_at, id);
+        CREATE INDEX reports_by_state ON reports (state, created_at, id);
+        CREATE TABLE domain_blocks (
+            domain TEXT PRIMARY KEY,
+            reason TEXT NOT NULL,
+            created_by TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE remote_restrictions (
+            actor_uri TEXT PRIMARY KEY,
+            level TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            created_by TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX remote_restrictions_by_time ON remote_restrictions (created_at);
+        CREATE INDEX remote_actors_by_domain ON remote_actors (domain);
+        CREATE TABLE audit_log (
+            id TEXT PRIMARY KEY,
+            moderator_id TEXT,
+            action TEXT NOT NULL,
+            target TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX audit_log_by_time ON audit_log (created_at, id);
+        CREATE TABLE notifications (
+            id TEXT PRIMARY KEY,
+            account_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            message TEXT NOT NULL,
+            link TEXT,
+            created_at TEXT NOT NULL,
+            read_at TEXT
+        );
+        CREATE INDEX notifications_by_account ON notifications (account_id, created_at, id);
+        CREATE TABLE badge_merges (
+            id TEXT PRIMARY KEY,
+            source_id TEXT NOT NULL,
+            source_slug TEXT NOT NULL,
+            target_id TEXT NOT NULL,
+            target_slug TEXT NOT NULL,
+            undo TEXT NOT NULL,
+            created_by TEXT,
+            created_at TEXT NOT NULL,
+            reverted_at TEXT
+        );
+        CREATE INDEX badge_merges_by_source ON badge_merges (source_slug, reverted_at);
+        CREATE INDEX badge_merges_by_time ON badge_merges (created_at, id);
+        CREATE TABLE badge_stewards (
+            badge_id TEXT NOT NULL,
+            account_id TEXT NOT NULL,
+            appointed_by TEXT,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (badge_id, account_id)
+        ) WITHOUT ROWID;
+        """,
+    ),
 ]

@@ -6,13 +6,24 @@ from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
 
 from fedipoly.store.guard import guard_unavailable
 from fedipoly.store.mongo.accounts import MongoAccounts
+from fedipoly.store.mongo.badge_federation import MongoBadgeFederation
+from fedipoly.store.mongo.collab import MongoCollab
 from fedipoly.store.mongo.federation import MongoFederation
+from fedipoly.store.mongo.moderation import MongoModeration
 from fedipoly.store.mongo.posts_ext import MongoPostsExt
 from fedipoly.store.mongo.profiles_badges import MongoProfilesBadges
 
 
 @guard_unavailable((ConnectionFailure, ServerSelectionTimeoutError), lambda _error: True)
-class MongoStore(MongoAccounts, MongoFederation, MongoProfilesBadges, MongoPostsExt):
+class MongoStore(
+    MongoAccounts,
+    MongoFederation,
+    MongoProfilesBadges,
+    MongoPostsExt,
+    MongoBadgeFederation,
+    MongoModeration,
+    MongoCollab,
+):
     """Composes the per-domain mixins; each mixin holds the queries of one domain."""
 
 

@@ -6,7 +6,10 @@ import sqlite3
 
 from fedipoly.store.guard import guard_unavailable
 from fedipoly.store.sqlite.accounts import SqliteAccounts
+from fedipoly.store.sqlite.badge_federation import SqliteBadgeFederation
+from fedipoly.store.sqlite.collab import SqliteCollab
 from fedipoly.store.sqlite.federation import SqliteFederation
+from fedipoly.store.sqlite.moderation import SqliteModeration
 from fedipoly.store.sqlite.posts_ext import SqlitePostsExt
 from fedipoly.store.sqlite.profiles_badges import SqliteProfilesBadges
 
@@ -18,7 +21,15 @@ def _sqlite_unavailable(error: BaseException) -> bool:
 
 
 @guard_unavailable((sqlite3.OperationalError,), _sqlite_unavailable)
-class SqliteStore(SqliteAccounts, SqliteFederation, SqliteProfilesBadges, SqlitePostsExt):
+class SqliteStore(
+    SqliteAccounts,
+    SqliteFederation,
+    SqliteProfilesBadges,
+    SqlitePostsExt,
+    SqliteBadgeFederation,
+    SqliteModeration,
+    SqliteCollab,
+):
     """Composes the per-domain mixins; each mixin holds the queries of one domain."""
 
 

@@ -3,9 +3,10 @@
 //
 //   node server.mjs --port 0 --name peer [--first-knock rfc9421|draft-cavage-http-signatures-12]
 //                   [--follow-policy accept|reject|ignore] [--rsa-only] [--log-level warning]
+//                   [--open-to "Podcast guest, Mentoring"]
 //
 // Every option may also come from the environment: PEER_PORT, PEER_NAME,
-// PEER_FIRST_KNOCK, PEER_FOLLOW_POLICY, PEER_RSA_ONLY=1, PEER_LOG_LEVEL.
+// PEER_FIRST_KNOCK, PEER_FOLLOW_POLICY, PEER_RSA_ONLY=1, PEER_LOG_LEVEL, PEER_OPEN_TO.
 //
 // Once listening it prints one JSON line on stdout ({"ready": true, ...});
 // everything else goes to stderr.  The control API lives under /_control/.
@@ -32,6 +33,7 @@ import {
   Note,
   Object as APObject,
   Person,
+  PropertyValue,
   PUBLIC_COLLECTION,
   Reject,
   Undo,
@@ -50,6 +52,8 @@ function parseOptions(argv) {
     followPolicy: env.PEER_FOLLOW_POLICY ?? "accept",
     rsaOnly: env.PEER_RSA_ONLY === "1",
     logLevel: env.PEER_LOG_LEVEL ?? "warning",
+    // A profile field "Open to" (what Mastodon users write, and Fedipoly reads).
+    openTo: env.PEER_OPEN_TO ?? "",
   };
   for (let i = 2; i < argv.length; i++) {
     const arg = argv[i];
@@ -63,6 +67,7 @@ function parseOptions(argv) {
     else if (arg === "--follow-policy") opts.followPolicy = value();
     else if (arg === "--rsa-only") opts.rsaOnly = true;
     else if (arg === "--log-level") opts.logLevel = value();
+    else if (arg === "--open-to") opts.openTo = value();
     else throw new Error(`unknown option ${arg}`);
   }
   if (!["rfc9421", "draft-cavage-http-signatures-12"].includes(opts.firstKnock)) {
@@ -214,6 +219,9 @@ federation
       manuallyApprovesFollowers: opts.followPolicy !== "accept",
       publicKey: keys[0].cryptographicKey, // RSA: what Mastodon-style servers read
       assertionMethods: keys.map((k) => k.multikey), // FEP-521a
+      attachments: opts.openTo
+        ? [new PropertyValue({ name: "Open to", value: opts.openTo })]
+        : [],
     });
   })
   .setKeyPairsDispatcher((_ctx, identifier) => (identifier === NAME ? keyPairs : []))
