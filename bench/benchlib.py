@@ -652,3 +652,11 @@ def profiled(pid: int, output: Path | None, rate: int = 250) -> Iterator[None]:
         spy.send_signal(signal.SIGINT)
         spy.wait(60)
         log(f"profile written to {output}")
+
+
+def print_how(doc: str | None) -> None:
+    """Print the "How ..." part of a benchmark's docstring: exactly how it measured."""
+    text = doc or ""
+    start = text.find("\nHow")
+    if start >= 0:
+        print(text[start + 1 :].rstrip())

@@ -59,6 +59,7 @@ from benchlib import (
     new_site,
     opened_app,
     pinned,
+    print_how,
     profiled,
     running,
     verdict,
@@ -274,6 +275,7 @@ def report(runs: list[Run], args: argparse.Namespace) -> dict[str, object]:
             "ok": run.ok,
         }
     ok = all(run.ok for run in runs)
+    print_how(__doc__)
     print(f"delivery: {verdict(ok)}")
     figures["ok"] = ok
     return figures

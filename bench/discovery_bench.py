@@ -36,6 +36,7 @@ from benchlib import (
     new_site,
     opened_app,
     percent,
+    print_how,
     run_wrk,
     verdict,
     with_cpu,
@@ -128,6 +129,7 @@ def report(result: Discovery, args: argparse.Namespace) -> dict[str, object]:
             f"(target >= {TARGET:.0%}) {verdict(ratio >= TARGET)}; per server CPU-second: "
             f"{result.cpu_ratio(run):.0%}"
         )
+    print_how(__doc__)
     print(f"discovery: {verdict(result.ok)}")
     return {
         "ceiling_rps": round(result.ceiling.rate),

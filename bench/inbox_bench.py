@@ -62,6 +62,7 @@ from benchlib import (
     percent,
     post_ceiling,
     presign_creates,
+    print_how,
     profiled,
     replay_with_wrk,
     running,
@@ -239,6 +240,7 @@ def report(figures: InboxFigures, args: argparse.Namespace) -> dict[str, object]
         f"{verdict(d.rate >= accept.rate)}; per CPU-second: "
         f"{d.cpu_rate / accept.cpu_rate:.2f}"
     )
+    print_how(__doc__)
     print(f"inbox: {verdict(ok)}")
     return {
         "ceiling_get_rps": round(figures.get_ceiling.rate),

@@ -56,6 +56,7 @@ from benchlib import (
     new_site,
     pin_self,
     presign_creates,
+    print_how,
     replay_with_wrk,
     rss_mb,
     verdict,
@@ -294,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         f"target < {TARGET_RSS_GROWTH:.0%}"
     )
     print(f"errors: {errors} (target 0)")
+    print_how(__doc__)
     print(f"soak: {verdict(ok)}")
     if args.json:
         Path(args.json).write_text(

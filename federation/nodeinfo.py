@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "APPLICATION_ACTOR_REL",
     "NODEINFO_CONTENT_TYPE",
     "NODEINFO_VERSIONS",
     "nodeinfo_content_type",
@@ -53,15 +54,22 @@ def nodeinfo_path(version: str) -> str:
     return f"/nodeinfo/{_check_version(version)}"
 
 
-def nodeinfo_links(base_url: str) -> dict[str, Any]:
-    """The ``/.well-known/nodeinfo`` discovery document, linking every version we serve."""
+# FEP-2677 ("Identifying the Application Actor"): the server's own actor is linked from the
+# discovery document under this rel (the WordPress ActivityPub plugin, Mobilizon and others
+# read it there).
+APPLICATION_ACTOR_REL = "https://www.w3.org/ns/activitystreams#Application"
+
+
+def nodeinfo_links(base_url: str, application_actor: str | None = None) -> dict[str, Any]:
+    """The ``/.well-known/nodeinfo`` discovery document, linking every version we serve and,
+    when given, the server's application actor (FEP-2677)."""
     base = base_url.rstrip("/")
-    return {
-        "links": [
-            {"rel": nodeinfo_schema(v), "href": f"{base}{nodeinfo_path(v)}"}
-            for v in NODEINFO_VERSIONS
-        ]
-    }
+    links = [
+        {"rel": nodeinfo_schema(v), "href": f"{base}{nodeinfo_path(v)}"} for v in NODEINFO_VERSIONS
+    ]
+    if application_actor is not None:
+        links.append({"rel": APPLICATION_ACTOR_REL, "href": application_actor})
+    return {"links": links}
 
 
 def nodeinfo_document(

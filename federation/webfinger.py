@@ -53,11 +53,22 @@ _HOST = re.compile(
 )
 
 
+def _valid_user(user: str, host: str) -> bool:
+    """An account name, or the host itself: an instance actor is named after its domain
+    (mastodon-interop.md §1, ``instance_actor_serializer.rb``), and on a server with a port
+    that domain holds the port (``acct:host:8080@host:8080``). A ':' is allowed only in
+    that exact form, so member names stay as strict as before."""
+    if _USER.fullmatch(user):
+        return True
+    return ":" in user and user.lower() == host.lower()
+
+
 def parse_acct(resource: str) -> tuple[str, str]:
     """Split ``acct:user@host``, ``user@host`` or ``@user@host`` into (user, host).
 
     The host is lowercased (DNS is case-insensitive); the user keeps its case, since
-    matching it is the server's business (Mastodon compares case-insensitively). Raises
+    matching it is the server's business (Mastodon compares case-insensitively). The user
+    may be the host with its port (an instance actor's name). Raises
     :class:`WebFingerError` with status 400 for anything else.
     """
     text = resource.strip()
@@ -66,7 +77,7 @@ def parse_acct(resource: str) -> tuple[str, str]:
     elif text.startswith("@"):
         text = text[1:]
     user, sep, host = text.partition("@")
-    if not sep or not _USER.fullmatch(user) or not _HOST.fullmatch(host):
+    if not sep or not _HOST.fullmatch(host) or not _valid_user(user, host):
         raise WebFingerError(f"not an account address: {resource!r}", status=400)
     port = host.rpartition(":")[2] if not host.endswith("]") and ":" in host else None
     if port is not None and not 0 < int(port) < 65536:

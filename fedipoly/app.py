@@ -32,6 +32,7 @@ from fedipoly.services.health import HealthService
 from fedipoly.services.inbox import InboxService
 from fedipoly.services.keys import load_instance_keys, make_signer
 from fedipoly.services.media import MediaService
+from fedipoly.services.media_library import MediaLibrary
 from fedipoly.services.moderation import ModerationService
 from fedipoly.services.notifications import NotificationService
 from fedipoly.services.open_to import OpenToService
@@ -73,6 +74,7 @@ log = logging.getLogger(__name__)
 
 PACKAGE_DIR = Path(__file__).parent
 SESSION_PURGE_SECONDS = 3600.0
+MEDIA_PURGE_SECONDS = 600.0
 # Big enough for forms with a few images; ActivityPub inboxes apply their own, smaller cap.
 MAX_REQUEST_BYTES = 20 * 1024 * 1024
 
@@ -155,6 +157,12 @@ async def build_federation(app: web.Application, client: FederationClient) -> No
     )
     app[appkeys.BADGE_DIRECTORY] = badge_directory
     app[appkeys.MEDIA] = media_store
+    app[appkeys.MEDIA_LIBRARY] = MediaLibrary(
+        store,
+        media_store,
+        clock,
+        unattached_retention=timedelta(hours=config.media.unattached_retention_hours),
+    )
     follows = FollowService(store, actors, deliverer, urls, clock)
     app[appkeys.CLIENT] = client
     app[appkeys.INSTANCE_KEYS] = keys
@@ -266,6 +274,12 @@ def register_jobs(app: web.Application, pool: WorkerPool) -> None:
         return False  # periodic: always wait for the next round
 
     pool.add("purge-expired-sessions", purge_sessions, idle_seconds=SESSION_PURGE_SECONDS)
+    media_library = app[appkeys.MEDIA_LIBRARY]
+
+    async def purge_unattached_media() -> bool:
+        return await media_library.purge_unattached() > 0  # more may wait: go again at once
+
+    pool.add("purge-unattached-media", purge_unattached_media, idle_seconds=MEDIA_PURGE_SECONDS)
     pool.add("inbox", app[appkeys.INBOX].process_once, idle_seconds=idle)
     pool.add("delivery", app[appkeys.DELIVERER].run_once, idle_seconds=idle)
     pool.add("remote-profiles", app[appkeys.SPACE_STATION].refresh_once, idle_seconds=idle)

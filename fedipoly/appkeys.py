@@ -22,6 +22,7 @@ from fedipoly.services.follows import FollowService
 from fedipoly.services.health import HealthService
 from fedipoly.services.inbox import InboxService
 from fedipoly.services.media import MediaService
+from fedipoly.services.media_library import MediaLibrary
 from fedipoly.services.moderation import ModerationService
 from fedipoly.services.notifications import NotificationService
 from fedipoly.services.open_to import OpenToService
@@ -51,6 +52,7 @@ PROFILES = web.AppKey("profiles", ProfileService)
 HEALTH = web.AppKey("health", HealthService)
 BADGES = web.AppKey("badges", BadgeService)
 MEDIA = web.AppKey("media", MediaService)
+MEDIA_LIBRARY = web.AppKey("media_library", MediaLibrary)
 BADGE_ACTORS = web.AppKey("badge_actors", BadgeActorService)
 BADGE_DIRECTORY = web.AppKey("badge_directory", BadgeDirectoryService)
 MODERATION = web.AppKey("moderation", ModerationService)

@@ -100,6 +100,9 @@ class RemoteProfile:
     badges: tuple[str, ...]  # slugs, as the actor's server spells them
     open_to: tuple[OpenToEntry, ...]
     refreshed_at: datetime
+    # The badges' names normalised (fedipoly.names.normalize_name), one per slug in `badges`:
+    # servers match badges by name (the same badge may have another slug there).
+    badge_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -177,10 +177,14 @@ class MediaConfig:
     directory: str = "data/media"
     max_upload_bytes: int = 10 * 1024 * 1024
     max_pixels: int = 40_000_000
+    # An upload no post or profile uses is deleted (file and record) after this many hours.
+    unattached_retention_hours: float = 24.0
 
     def __post_init__(self) -> None:
         if not self.directory:
             raise ConfigError("media.directory: must not be empty")
+        if self.unattached_retention_hours <= 0:
+            raise ConfigError("media.unattached_retention_hours: must be positive")
         if self.max_upload_bytes < 1024:
             raise ConfigError("media.max_upload_bytes: must be at least 1024")
         if self.max_pixels < 1:

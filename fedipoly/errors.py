@@ -53,8 +53,16 @@ class PayloadTooLarge(FedipolyError):
 
 
 class RateLimited(FedipolyError):
+    """Too many attempts; `retry_after_seconds`, when known, becomes the Retry-After header."""
+
     status = 429
     code = "rate_limited"
+
+    def __init__(
+        self, message: str, detail: Any = None, *, retry_after_seconds: int | None = None
+    ) -> None:
+        super().__init__(message, detail)
+        self.retry_after_seconds = retry_after_seconds
 
 
 class StoreUnavailable(FedipolyError):

@@ -40,6 +40,7 @@ from fedipoly.models import (
     Visibility,
     new_id,
 )
+from fedipoly.services.badge_icons import ICON_MEDIA_TYPE
 from fedipoly.services.badge_keys import badge_keys, badge_signer_id
 from fedipoly.services.delivery import Deliverer
 from fedipoly.store.base import Cursor, Store
@@ -168,6 +169,8 @@ class BadgeActorService:
                 f"Follow to see them in your timeline.</p>"
             ),
             "url": self._urls.badge_page(badge.slug),
+            # Mastodon keeps only raster avatars (see services/badge_icons.py).
+            "icon": {"type": "Image", "mediaType": ICON_MEDIA_TYPE, "url": f"{actor}/icon.png"},
             "inbox": f"{actor}/inbox",
             "outbox": f"{actor}/outbox",
             "followers": f"{actor}/followers",
@@ -300,6 +303,14 @@ class BadgeActorService:
         for badge_id, badge in wanted.items():
             if badge_id not in current:
                 await self._announce(badge, post)
+
+    async def reached_inboxes(self, post: Post) -> list[str]:
+        """The inboxes of the followers of every badge actor announcing `post` now: where its
+        Update or Delete must go as well as to the author's followers."""
+        inboxes: list[str] = []
+        for announce in await self._store.badge_announces_of_post(post.uri):
+            inboxes += await self._store.follower_inboxes(self._urls.badge_actor(announce.badge_id))
+        return inboxes
 
     async def post_deleted(self, post: Post) -> None:
         for announce in await self._store.badge_announces_of_post(post.uri):

@@ -48,7 +48,7 @@ from fedipoly.services.actors import RemoteActors
 from fedipoly.services.badge_actors import BadgeActorService
 from fedipoly.services.badge_keys import badge_signer_id
 from fedipoly.services.delivery import Deliverer
-from fedipoly.services.posts import PostService
+from fedipoly.services.posts import PostService, parse_remote_note
 from fedipoly.store.base import Store
 from fedipoly.urls import Urls
 
@@ -56,7 +56,10 @@ log = logging.getLogger(__name__)
 
 DIRECTORY_PATH = "/federation/badges"
 DIRECTORY_PAGE_SIZE = 50
-MAX_DIRECTORY_PAGES = 40  # at most 2,000 badges read from one peer
+MAX_DIRECTORY_PAGES = 40
+# At most this many badges are kept per peer, however many items its pages hold: a 1 MB page
+# can list tens of thousands of tiny items, and a peer must not fill our database.
+MAX_PEER_BADGES = 2000
 MAX_MET_INSTANCES = 200
 FETCH_LEASE_SECONDS = 120.0
 RETRY_AFTER_FAILURE = timedelta(minutes=15)
@@ -165,6 +168,7 @@ class BadgeDirectoryService:
         posts: PostService,
         config_peers: frozenset[str] = frozenset(),
         refresh_seconds: float = 3600.0,
+        max_peer_badges: int = MAX_PEER_BADGES,
     ) -> None:
         self._store = store
         self._client = client
@@ -177,6 +181,7 @@ class BadgeDirectoryService:
         self._posts = posts
         self._config_peers = frozenset(host.lower() for host in config_peers)
         self._refresh = timedelta(seconds=refresh_seconds)
+        self._max_peer_badges = max_peer_badges
 
     # --- what we publish ---------------------------------------------------------------------
 
@@ -431,6 +436,9 @@ class BadgeDirectoryService:
                 badge = parse_directory_item(item, host, origin, now)
                 if badge is not None:
                     badges.setdefault(badge.slug, badge)
+                if len(badges) >= self._max_peer_badges:
+                    log.info("badge directory of %s: kept its first %d badges", host, len(badges))
+                    return list(badges.values())
             next_page = id_of(page.get("next"))
             page_url = next_page if next_page != page_url else None
         return list(badges.values())
@@ -537,6 +545,11 @@ class BadgeDirectoryService:
             ):
                 return True
             author = await self._actors.get(author_uri)
+            # Checked before storing: a followers-only or direct note the peer's badge actor
+            # announced (it should not) is neither kept nor shown.
+            parsed = parse_remote_note(note, author, self._clock())
+            if parsed.visibility is not Visibility.PUBLIC or parsed.unlisted:
+                return True
             post = await self._posts.ingest_remote(note, author)
         if post is None or post.visibility is not Visibility.PUBLIC or post.unlisted:
             return True

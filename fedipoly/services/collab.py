@@ -150,7 +150,7 @@ class CollabService:
             )
         if recipient.account is not None and await self._store.is_blocked(recipient.account.id, me):
             raise Forbidden("this member does not take requests from you")
-        await self._check_rate(me)
+        await self._check_rate(me, sender)
         latest = await self._store.latest_collab_request(me, recipient.uri)
         if latest is not None and latest.state is RequestState.PENDING:
             raise Conflict("you already have a request waiting for their answer")
@@ -220,14 +220,25 @@ class CollabService:
         ours = {reason.slug for reason in catalogue}
         return known + [(slug, slug) for slug in sorted(open_now - ours)]
 
-    async def _check_rate(self, sender_uri: str) -> None:
-        since = self._clock() - RATE_WINDOW
-        if await self._store.count_collab_requests_since(sender_uri, since) >= (
+    async def _check_rate(self, sender_uri: str, local: Account | None = None) -> None:
+        now = self._clock()
+        if await self._store.count_collab_requests_since(sender_uri, now - RATE_WINDOW) < (
             self._requests_per_day
         ):
-            raise RateLimited(
-                f"at most {self._requests_per_day} requests a day; try again tomorrow"
+            return
+        wait = RATE_WINDOW
+        if local is not None:
+            # A slot frees up when the oldest of the last `requests_per_day` leaves the window.
+            recent = await self._store.sent_collab_requests(
+                local.id, before=None, limit=self._requests_per_day
             )
+            if recent:
+                wait = recent[-1].created_at + RATE_WINDOW - now
+        seconds = max(1, int(wait.total_seconds()) + 1)
+        raise RateLimited(
+            f"at most {self._requests_per_day} requests a day; try again in {_duration(seconds)}",
+            retry_after_seconds=seconds,
+        )
 
     async def _deliver_request(
         self, sender: Account, request: CollabRequest, actor: RemoteActor
@@ -419,6 +430,11 @@ class CollabService:
         open_now = {reason.slug: reason for reason in await self._open_to.open_reasons(member)}
         if slug not in open_now:
             raise Forbidden(f"{member.username} is not open to {slug!r}")
+        waiting = await self._store.latest_collab_request(
+            actor.uri, self._urls.actor(member.username)
+        )
+        if waiting is not None and waiting.state is RequestState.PENDING:
+            return  # one waiting request per pair, as for local senders: the rest is dropped
         await self._check_rate(actor.uri)
         now = self._clock()
         await self._store.insert_collab_request(
@@ -436,6 +452,11 @@ class CollabService:
                 created_at=now,
             )
         )
+
+
+def _duration(seconds: int) -> str:
+    hours, minutes = divmod(-(-seconds // 60), 60)
+    return f"{hours} h {minutes} min" if hours else f"{max(minutes, 1)} min"
 
 
 def request_activity(

@@ -114,6 +114,18 @@ def _comment(text: str | None) -> str:
     return cleaned
 
 
+def _report_state(state: str | None) -> ReportState | None:
+    """None for every state ("all" or nothing given)."""
+    if state in (None, "", "all"):
+        return None
+    try:
+        return ReportState(state)
+    except ValueError:
+        raise ValidationFailed(
+            "state is open, resolved, dismissed or all", {"field": "state"}
+        ) from None
+
+
 class OperatorActions:
     """Domain blocks and local suspensions, shared by the moderation service (after its role
     check) and the `fedipoly` command line (an operator; the audit log says "command line")."""
@@ -337,16 +349,38 @@ class ModerationService:
         limit: int | None = None,
     ) -> ReportPage:
         require_moderator(moderator)
-        wanted = None
-        if state not in (None, "", "all"):
-            try:
-                wanted = ReportState(state)
-            except ValueError:
-                raise ValidationFailed(
-                    "state is open, resolved, dismissed or all", {"field": "state"}
-                ) from None
+        wanted = _report_state(state)
         size = clean_limit(limit)
         items = await self._store.list_reports(wanted, before=decode_cursor(cursor), limit=size)
+        next_cursor = (
+            encode_cursor(items[-1].created_at, items[-1].id) if len(items) == size else None
+        )
+        return ReportPage(items, next_cursor)
+
+    async def badge_reports(
+        self,
+        account: Account,
+        slug: str,
+        *,
+        state: str | None = "open",
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> ReportPage:
+        """Reports about one badge: for moderators and that badge's stewards."""
+        badge = await self._store.get_badge_by_slug(clean_slug(slug))
+        steward = badge is not None and await self._store.is_steward(badge.id, account.id)
+        if not account.role.can_moderate and not steward:
+            raise Forbidden("only moderators and this badge's stewards can do this")
+        if badge is None:
+            raise NotFound("no such badge")
+        size = clean_limit(limit)
+        items = await self._store.list_reports_about(
+            ReportTarget.BADGE,
+            badge.slug,
+            _report_state(state),
+            before=decode_cursor(cursor),
+            limit=size,
+        )
         next_cursor = (
             encode_cursor(items[-1].created_at, items[-1].id) if len(items) == size else None
         )

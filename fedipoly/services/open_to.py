@@ -28,6 +28,9 @@ MAX_REASON_LABEL = 60
 MAX_REMOTE_ENTRIES = 100
 OPEN_TO_FIELD = "Open to"
 NOT_OPEN_TO_FIELD = "Not open to"
+# Mastodon keeps a profile field's value up to 2047 characters (FEDERATION.md, "Size limits");
+# a long catalogue is cut short there with "…" (the structured data keeps every answer).
+MAX_FIELD_VALUE = 2047
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,20 @@ def _until_text(entry: OpenToEntry) -> str:
     return f" (until {entry.until.date().isoformat()})" if entry.until else ""
 
 
+def _field_value(items: list[str]) -> str:
+    """The items comma-separated, as many as fit in MAX_FIELD_VALUE, then "…"."""
+    value = ", ".join(items)
+    if len(value) <= MAX_FIELD_VALUE:
+        return value
+    kept = ""
+    for item in items:
+        longer = f"{kept}, {item}" if kept else item
+        if len(longer) + len(", …") > MAX_FIELD_VALUE:
+            break
+        kept = longer
+    return f"{kept}, …" if kept else "…"
+
+
 def actor_open_to(
     catalogue: Sequence[OpenToReason], entries: Sequence[OpenToEntry], now: datetime
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -91,10 +108,12 @@ def actor_open_to(
     no = [line for line in lines if line.entry is not None and not line.entry.open]
     for name, chosen in ((OPEN_TO_FIELD, yes), (NOT_OPEN_TO_FIELD, no)):
         if chosen:
-            value = ", ".join(
-                html.escape(line.reason.label) + _until_text(line.entry)
-                for line in chosen
-                if line.entry is not None
+            value = _field_value(
+                [
+                    html.escape(line.reason.label) + _until_text(line.entry)
+                    for line in chosen
+                    if line.entry is not None
+                ]
             )
             fields.append({"type": "PropertyValue", "name": name, "value": value})
     extension = {

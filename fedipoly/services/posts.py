@@ -28,6 +28,7 @@ from federation.errors import FederationError
 from federation.vocab import as_list, id_of, is_public_address, same_origin
 from fedipoly import render
 from fedipoly.errors import FedipolyError, Forbidden, Gone, NotFound, ValidationFailed
+from fedipoly.media_models import post_target
 from fedipoly.models import (
     Account,
     Attachment,
@@ -47,7 +48,8 @@ from fedipoly.services.badge_actors import BadgeActorService
 from fedipoly.services.badges import can_see, can_use, clean_slug
 from fedipoly.services.delivery import Deliverer
 from fedipoly.services.directory import ActorDirectory
-from fedipoly.services.media import MediaService
+from fedipoly.services.media import MediaPurpose, MediaService
+from fedipoly.services.media_library import UNKNOWN_IMAGE, claim, may_attach, release
 from fedipoly.services.post_parts import (
     MAX_THREAD,
     NewAttachment,
@@ -283,7 +285,7 @@ class PostService:
         text = _clean_text(text, images=bool(attachments))
         now = self._clock()
         tags = await self._activity_tags(author, activity_tags)
-        images = await self._attachments(attachments)
+        images = await self._attachments(author, attachments)
         happened = clean_happened_on(happened_on, now.date())
         parent = await self._reply_parent(author, in_reply_to)
         rendered = await self._render(author, text, parent)
@@ -312,7 +314,12 @@ class PostService:
             happened_on=happened,
             reply_root=(parent.reply_root or parent.uri) if parent else None,
         )
-        await self._store.insert_post(post)
+        claimed = await self._claim_images(author, post_id, images)
+        try:
+            await self._store.insert_post(post)
+        except BaseException:
+            await release(self._store, claimed, post_target(post_id))
+            raise
         await self._fan_out_locally(post, author_account_id=author.id)
         badges = await self._fan_out_to_badges(post, fresh=True)
         activity = render.create_note(
@@ -367,7 +374,11 @@ class PostService:
             if activity_tags is None
             else await self._activity_tags(author, activity_tags)
         )
-        images = post.attachments if attachments is None else await self._attachments(attachments)
+        images = (
+            post.attachments
+            if attachments is None
+            else await self._attachments(author, attachments, post)
+        )
         text = _clean_text(text, images=bool(images), editing=True)
         now = self._clock()
         happened = (
@@ -390,9 +401,16 @@ class PostService:
             attachments=images,
             happened_on=happened,
         )
-        await self._store.update_post(edited)
+        claimed = await self._claim_images(author, post.id, images, shown=post.attachments)
+        try:
+            await self._store.update_post(edited)
+        except BaseException:
+            await release(self._store, claimed, post_target(post.id))
+            raise
         newly = [uri for uri in edited.audience if uri not in post.audience]
-        await self._store.add_to_timelines(edited, await self._local_readers(newly))
+        await self._store.add_to_timelines(
+            edited, await self._local_readers(newly, author=edited.author)
+        )
         badges = await self._fan_out_to_badges(edited)
         update_id = self._urls.activity(author.username, "updates", new_id(now))
         activity = render.update_note(
@@ -438,23 +456,28 @@ class PostService:
             actor = await self._store.get_remote_actor(address)
             if actor is not None:
                 inboxes.append(actor.inbox)
+        if self._badge_actors is not None:
+            # Servers that got the post through a badge's Announce keep a copy: its Update
+            # and Delete must reach them too, or they show a stale or deleted post.
+            inboxes += await self._badge_actors.reached_inboxes(post)
         await self._deliverer.publish(activity, signer_account_id=author.id, inboxes=inboxes)
 
     async def _fan_out_locally(self, post: Post, *, author_account_id: str | None) -> None:
         readers: list[str] = [author_account_id] if author_account_id else []
         if post.visibility is not Visibility.DIRECT:
             readers += await self._store.local_follower_ids(post.author)
-        readers += await self._local_readers(post.audience)
+        readers += await self._local_readers(post.audience, author=post.author)
         await self._store.add_to_timelines(post, readers)
 
-    async def _local_readers(self, addresses: Sequence[str]) -> list[str]:
-        """Account ids of the local members among these actor URIs."""
+    async def _local_readers(self, addresses: Sequence[str], *, author: str) -> list[str]:
+        """Account ids of the local members among these actor URIs, leaving out those who
+        blocked the author: a block stops their mentions and direct messages reaching them."""
         readers = []
         for address in addresses:
             username = self._urls.local_username(address)
             if username:
                 account = await self._store.get_account_by_username(username)
-                if account is not None:
+                if account is not None and not await self._store.is_blocked(account.id, author):
                     readers.append(account.id)
         return readers
 
@@ -513,20 +536,30 @@ class PostService:
                 )
         return list(resolved.values())
 
-    async def _attachments(self, items: Sequence[NewAttachment]) -> tuple[Attachment, ...]:
+    async def _attachments(
+        self, author: Account, items: Sequence[NewAttachment], post: Post | None = None
+    ) -> tuple[Attachment, ...]:
+        """The images as attachments: each one the author's own upload, unused elsewhere, or
+        one this `post` already shows (uploads from before upload records keep working)."""
         cleaned = clean_attachments(items)
         if not cleaned:
             return ()
         if self._media is None:
             raise ValidationFailed("this server takes no images", {"field": "attachments"})
+        shown = {item.media_id for item in post.attachments} if post else set()
+        target = post_target(post.id) if post else ""
         attachments = []
         for item in cleaned:
+            # Another member's upload gets the answer an unknown id gets: ids cannot be probed.
+            unknown = ValidationFailed(UNKNOWN_IMAGE, {"field": "attachments"})
+            if item.media_id not in shown and not await may_attach(
+                self._store, author, item.media_id, MediaPurpose.POST, target
+            ):
+                raise unknown
             try:
                 stored = await self._media.info(item.media_id)
             except NotFound:
-                raise ValidationFailed(
-                    "no such image; upload it first", {"field": "attachments"}
-                ) from None
+                raise unknown from None
             attachments.append(
                 Attachment(
                     url=self._urls.media(stored.id),
@@ -539,16 +572,34 @@ class PostService:
             )
         return tuple(attachments)
 
+    async def _claim_images(
+        self,
+        author: Account,
+        post_id: str,
+        images: Sequence[Attachment],
+        *,
+        shown: Sequence[Attachment] = (),
+    ) -> list[str]:
+        """Attach to the post the images it does not show yet; their ids, to release them
+        again should the post not be stored."""
+        showing = {item.media_id for item in shown}
+        new = [item.media_id for item in images if item.media_id and item.media_id not in showing]
+        refusal = ValidationFailed(UNKNOWN_IMAGE, {"field": "attachments"})
+        await claim(self._store, author, new, MediaPurpose.POST, post_target(post_id), refusal)
+        return new
+
     async def _forget_images(
         self, before: Sequence[Attachment], *, keep: Sequence[Attachment]
     ) -> None:
-        """Delete the stored files of images a post no longer shows."""
+        """Delete the stored files (and their upload records) of images a post no longer
+        shows."""
         kept = {item.media_id for item in keep}
         if self._media is None:
             return
         for item in before:
             if item.media_id and item.media_id not in kept:
                 await self._media.delete(item.media_id)
+                await self._store.delete_media(item.media_id)
 
     async def _reply_parent(self, author: Account, uri: str | None) -> Post | None:
         if uri is None:

@@ -10,8 +10,11 @@ from urllib.parse import urlsplit
 
 from fedipoly import render
 from fedipoly.errors import NotFound, ValidationFailed
+from fedipoly.media_models import AVATAR_TARGET
 from fedipoly.models import Account, Clock, Profile, ProfileLink, new_id
 from fedipoly.services.delivery import Deliverer
+from fedipoly.services.media import MediaPurpose
+from fedipoly.services.media_library import UNKNOWN_IMAGE, claim, release
 from fedipoly.services.open_to import with_open_to
 from fedipoly.services.text import plain_text_to_html
 from fedipoly.store.base import Store
@@ -170,10 +173,20 @@ class ProfileService:
         return saved
 
     async def set_avatar(self, account: Account, media_id: str | None) -> Profile:
-        """Point the profile at an avatar the media helper has stored (None removes it)."""
+        """Point the profile at an avatar the member uploaded (None removes it). Another
+        member's upload is refused like an unknown one; the avatar it replaces becomes an
+        unattached upload, deleted by the media purge after the retention."""
         if media_id is not None and not 1 <= len(media_id) <= MAX_MEDIA_ID:
             raise ValidationFailed("this media reference is not valid", {"field": "avatar"})
+        current = (await self._store.get_profile(account.id)).avatar_media_id
+        if media_id is not None and media_id != current:
+            refusal = ValidationFailed(UNKNOWN_IMAGE, {"field": "avatar"})
+            await claim(
+                self._store, account, [media_id], MediaPurpose.AVATAR, AVATAR_TARGET, refusal
+            )
         profile = await self._store.set_avatar(account.id, media_id)
+        if current is not None and current != media_id:
+            await release(self._store, [current], AVATAR_TARGET)
         await self.announce_update(account)
         return profile
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 MAX_QUERY = 100
 SCAN_BATCH = 50
+# Candidates one page looks at, at most: a page whose words match few people stops there and
+# says where to go on (its cursor), so no request reads the whole list.
+MAX_SCANNED = 500
 REFRESH_BATCH = 10
 LOCAL, REMOTE = "l", "r"
 
@@ -73,7 +76,7 @@ def _decode(cursor: str | None) -> tuple[str, str] | None:
         )
     except (ValueError, UnicodeDecodeError):
         raise ValidationFailed("the page cursor is not valid", {"field": "cursor"}) from None
-    if kind not in (LOCAL, REMOTE) or not key:
+    if kind not in (LOCAL, REMOTE) or (kind == LOCAL and not key):
         raise ValidationFailed("the page cursor is not valid", {"field": "cursor"})
     return kind, key
 
@@ -99,8 +102,8 @@ def remote_profile(
 ) -> RemoteProfile:
     """What the Space Station keeps of a remote actor document."""
     is_fedipoly, answers = remote_open_to(document, catalogue)
-    slugs = [
-        item["fedipoly:slug"]
+    badges = [
+        (item["fedipoly:slug"][:64], item.get("name"))
         for item in as_list(document.get("fedipoly:badges"))[:100]
         if isinstance(item, dict) and isinstance(item.get("fedipoly:slug"), str)
     ]
@@ -110,10 +113,47 @@ def remote_profile(
         is_fedipoly=is_fedipoly,
         discoverable=document.get("discoverable") is True,
         headline=headline[:200] if isinstance(headline, str) else "",
-        badges=tuple(slug[:64] for slug in slugs),
+        badges=tuple(slug for slug, _ in badges),
         open_to=answers,
         refreshed_at=now,
+        badge_names=tuple(
+            normalize_name(name[:200]) if isinstance(name, str) else "" for _, name in badges
+        ),
     )
+
+
+@dataclass(frozen=True)
+class BadgeFilter:
+    """The badge searched for: its slug, our badge's id (None when we have no such public
+    badge) and its normalised name, which remote profiles match as the badge directory does."""
+
+    slug: str
+    badge_id: str | None
+    normalized_name: str
+
+    def matches_remote(self, profile: RemoteProfile) -> bool:
+        return self.slug in profile.badges or (
+            bool(self.normalized_name) and self.normalized_name in profile.badge_names
+        )
+
+
+class _Scan:
+    """One page's matches and how many candidates it has looked at."""
+
+    def __init__(self, size: int, budget: int) -> None:
+        self.size = size
+        self.budget = budget
+        self.matches: list[Match] = []
+        self.scanned = 0
+
+    @property
+    def done(self) -> bool:
+        return len(self.matches) >= self.size or self.scanned >= self.budget
+
+    def add(self, match: Match | None) -> None:
+        self.scanned += 1
+        if match is not None:
+            self.matches.append(match)
 
 
 class SpaceStation:
@@ -126,6 +166,7 @@ class SpaceStation:
         clock: Clock,
         *,
         refresh_after: timedelta = timedelta(days=1),
+        max_scanned: int = MAX_SCANNED,
     ) -> None:
         self._store = store
         self._open_to = open_to
@@ -133,6 +174,7 @@ class SpaceStation:
         self._urls = urls
         self._clock = clock
         self._refresh_after = refresh_after
+        self._max_scanned = max_scanned
 
     # --- remote profiles -----------------------------------------------------------------
 
@@ -154,15 +196,7 @@ class SpaceStation:
                 known = await self._store.get_remote_profile(uri)
                 if known is not None:  # try again after the next period, not in a loop
                     await self._store.save_remote_profile(
-                        RemoteProfile(
-                            actor_uri=known.actor_uri,
-                            is_fedipoly=known.is_fedipoly,
-                            discoverable=known.discoverable,
-                            headline=known.headline,
-                            badges=known.badges,
-                            open_to=known.open_to,
-                            refreshed_at=self._clock(),
-                        )
+                        replace(known, refreshed_at=self._clock())
                     )
         return bool(stale)
 
@@ -179,56 +213,66 @@ class SpaceStation:
         limit: int | None = None,
     ) -> MatchPage:
         chosen = await self._open_to.reason(clean_reason_slug(reason))
-        badge_slug = clean_slug(badge) if badge else None
+        badge_filter = await self._badge_filter(badge) if badge else None
         query = _clean_query(text)
         size = clamp_limit(limit)
         position = _decode(cursor)
-        matches: list[Match] = []
-        last: tuple[str, str] | None = None
+        scan = _Scan(size, self._max_scanned)
         if position is None or position[0] == LOCAL:
             after = position[1] if position else None
-            last = await self._scan_local(chosen, badge_slug, query, after, size, matches, viewer)
-            if len(matches) < size:
-                last = None
-                position = None
-        if len(matches) < size:
-            after = position[1] if position and position[0] == REMOTE else None
-            last = await self._scan_remote(chosen, badge_slug, query, after, size, matches)
-        next_cursor = _encode(*last) if last and len(matches) == size else None
-        return MatchPage(matches, next_cursor)
+            resume = await self._scan_local(chosen, badge_filter, query, after, scan, viewer)
+            if resume is not None:
+                return MatchPage(scan.matches, _encode(LOCAL, resume))
+            if scan.done:  # the local members filled it: remote profiles start the next page
+                return MatchPage(scan.matches, _encode(REMOTE, ""))
+            position = None
+        after = position[1] if position else None
+        resume = await self._scan_remote(chosen, badge_filter, query, after, scan)
+        return MatchPage(scan.matches, _encode(REMOTE, resume) if resume else None)
+
+    async def _badge_filter(self, badge: str) -> BadgeFilter:
+        slug = clean_slug(badge)
+        ours = await self._store.get_badge_by_slug(slug)
+        if ours is None or not ours.is_public:
+            return BadgeFilter(slug, None, "")
+        return BadgeFilter(slug, ours.id, normalize_name(ours.display_name))
 
     async def _scan_local(
         self,
         reason: OpenToReason,
-        badge: str | None,
+        badge: BadgeFilter | None,
         query: str,
         after: str | None,
-        size: int,
-        matches: list[Match],
+        scan: _Scan,
         viewer: Account | None,
-    ) -> tuple[str, str] | None:
-        last: tuple[str, str] | None = None
-        while len(matches) < size:
-            ids = await self._store.members_open_to(
-                reason.slug, now=self._clock(), after=after, limit=SCAN_BATCH
+    ) -> str | None:
+        """Add local matches after the account id `after`; the id to resume after when the
+        page is full or its budget spent, None when no local member is left."""
+        if badge is not None and badge.badge_id is None:
+            return None  # no such public badge here: only remote profiles can match its slug
+        while True:
+            # Listed members with the badge, by an index range: only the text is checked here.
+            ids = await self._store.listed_members_open_to(
+                reason.slug,
+                now=self._clock(),
+                after=after,
+                limit=SCAN_BATCH,
+                badge_id=badge.badge_id if badge else None,
             )
             for account_id in ids:
+                if scan.done:
+                    return after
                 after = account_id
-                match = await self._local_match(account_id, reason, badge, query, viewer)
-                if match is not None:
-                    matches.append(match)
-                    last = (LOCAL, account_id)
-                    if len(matches) == size:
-                        return last
+                scan.add(await self._local_match(account_id, reason, query, viewer))
             if len(ids) < SCAN_BATCH:
-                break
-        return last
+                return None
+            if scan.done:
+                return after
 
     async def _local_match(
         self,
         account_id: str,
         reason: OpenToReason,
-        badge: str | None,
         query: str,
         viewer: Account | None,
     ) -> Match | None:
@@ -243,8 +287,6 @@ class SpaceStation:
             for held in await self._store.member_badges(account.id)
             if held.badge.is_public
         )
-        if badge and badge not in slugs:
-            return None
         if not _matches_text(query, account.display_name, account.username, profile.headline):
             return None
         return Match(
@@ -261,33 +303,30 @@ class SpaceStation:
     async def _scan_remote(
         self,
         reason: OpenToReason,
-        badge: str | None,
+        badge: BadgeFilter | None,
         query: str,
         after: str | None,
-        size: int,
-        matches: list[Match],
-    ) -> tuple[str, str] | None:
-        last: tuple[str, str] | None = None
-        while len(matches) < size:
+        scan: _Scan,
+    ) -> str | None:
+        """As `_scan_local`, over the remote profiles by actor URI."""
+        while True:
             profiles = await self._store.remote_profiles_open_to(
                 reason.slug, now=self._clock(), after=after, limit=SCAN_BATCH
             )
             for profile in profiles:
+                if scan.done:
+                    return after
                 after = profile.actor_uri
-                match = await self._remote_match(profile, reason, badge, query)
-                if match is not None:
-                    matches.append(match)
-                    last = (REMOTE, profile.actor_uri)
-                    if len(matches) == size:
-                        return last
+                scan.add(await self._remote_match(profile, reason, badge, query))
             if len(profiles) < SCAN_BATCH:
-                break
-        return last
+                return None
+            if scan.done:
+                return after
 
     async def _remote_match(
-        self, profile: RemoteProfile, reason: OpenToReason, badge: str | None, query: str
+        self, profile: RemoteProfile, reason: OpenToReason, badge: BadgeFilter | None, query: str
     ) -> Match | None:
-        if badge and badge not in profile.badges:
+        if badge is not None and not badge.matches_remote(profile):
             return None
         actor = await self._store.get_remote_actor(profile.actor_uri)
         if actor is None or await refused_actor(self._store, actor.uri) is not None:

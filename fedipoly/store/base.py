@@ -21,6 +21,7 @@ from fedipoly.collab_models import (
     RemoteProfile,
     RequestState,
 )
+from fedipoly.media_models import MediaRecord
 from fedipoly.models import (
     Account,
     ActivityTag,
@@ -54,6 +55,7 @@ from fedipoly.moderation_models import (
     RemoteRestriction,
     Report,
     ReportState,
+    ReportTarget,
     Steward,
 )
 
@@ -577,6 +579,18 @@ class ModerationStore(Protocol):
         """Newest first by (created_at, id), strictly before the cursor."""
         ...
 
+    async def list_reports_about(
+        self,
+        target_kind: ReportTarget,
+        target: str,
+        state: ReportState | None,
+        *,
+        before: Cursor | None,
+        limit: int,
+    ) -> list[Report]:
+        """Reports about one target (e.g. a badge, for its stewards), newest first."""
+        ...
+
     async def close_report(
         self,
         report_id: str,
@@ -687,6 +701,21 @@ class CollabStore(Protocol):
         answer has not lapsed at `now`."""
         ...
 
+    async def listed_members_open_to(
+        self,
+        reason_slug: str,
+        *,
+        now: datetime,
+        after: str | None,
+        limit: int,
+        badge_id: str | None = None,
+    ) -> list[str]:
+        """Like `members_open_to`, keeping only members the Space Station may list: not
+        suspended, profile discoverable and, when `badge_id` is given, holding that badge.
+        The filtering happens in the store, so a page costs a few queries however many
+        members the filters leave out."""
+        ...
+
     async def save_remote_profile(self, profile: RemoteProfile) -> None:
         """Insert or replace what we know of a remote actor's profile."""
         ...
@@ -778,6 +807,34 @@ class CollabStore(Protocol):
         ...
 
 
+class MediaStore(Protocol):
+    """Records of uploaded images (migration 9); the files live with MediaService."""
+
+    async def insert_media(self, record: MediaRecord) -> None: ...
+
+    async def get_media(self, media_id: str) -> MediaRecord | None: ...
+
+    async def attach_media(
+        self, media_id: str, *, owner_account_id: str, purpose: str, target: str
+    ) -> bool:
+        """Mark the upload as shown by `target` in one conditional write: only when it
+        belongs to `owner_account_id`, has this `purpose`, and is unattached or already
+        attached to this same target. False (and nothing changed) otherwise."""
+        ...
+
+    async def detach_media(self, media_id: str, *, target: str) -> bool:
+        """Unattached again, when `target` holds it; False otherwise."""
+        ...
+
+    async def delete_media(self, media_id: str) -> bool: ...
+
+    async def claim_media_purge(self, before: datetime, *, limit: int) -> list[MediaRecord]:
+        """Mark every unattached upload created before `before` as being purged, then return
+        up to `limit` records being purged (oldest first), including ones an earlier,
+        interrupted purge marked. A purged record can no longer be attached."""
+        ...
+
+
 class Store(
     SettingStore,
     AccountStore,
@@ -792,6 +849,7 @@ class Store(
     BadgeFederationStore,
     ModerationStore,
     CollabStore,
+    MediaStore,
     Protocol,
 ):
     async def open(self) -> None:

@@ -140,7 +140,8 @@ async def host_meta_as_json(request: web.Request) -> web.Response:
 
 @routes.get("/.well-known/nodeinfo")
 async def nodeinfo_discovery(request: web.Request) -> web.Response:
-    return web.json_response(nodeinfo_links(request.app[appkeys.URLS].base), headers=CORS)
+    urls = request.app[appkeys.URLS]
+    return web.json_response(nodeinfo_links(urls.base, urls.instance_actor), headers=CORS)
 
 
 @routes.get("/nodeinfo/{version}")

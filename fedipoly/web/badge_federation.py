@@ -16,6 +16,7 @@ from fedipoly.badge_federation_models import BadgePeer
 from fedipoly.errors import FedipolyError, ValidationFailed
 from fedipoly.models import Account, Badge
 from fedipoly.services.badge_directory import DIRECTORY_CONTEXT, AlsoOn, PeerView
+from fedipoly.services.badge_icons import ICON_MEDIA_TYPE, badge_icon_png
 from fedipoly.services.posts import decode_cursor, encode_cursor
 from fedipoly.web.activitypub import (
     COLLECTION_PAGE_SIZE,
@@ -59,6 +60,16 @@ async def badge_actor(request: web.Request) -> web.StreamResponse:
             request.app[appkeys.URLS].badge_page(badge.slug), headers={"Vary": "Accept"}
         )
     return activity_json(await request.app[appkeys.BADGE_ACTORS].actor_document(badge))
+
+
+@routes.get("/badge-actors/{badge_id}/icon.png")
+async def badge_actor_icon(request: web.Request) -> web.Response:
+    badge = await _badge_actor(request)
+    return web.Response(
+        body=badge_icon_png(badge),
+        content_type=ICON_MEDIA_TYPE,
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
 
 
 @routes.post("/badge-actors/{badge_id}/inbox")

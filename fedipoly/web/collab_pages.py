@@ -13,7 +13,7 @@ from yarl import URL
 
 from fedipoly import appkeys
 from fedipoly.collab_models import OpenToEntry
-from fedipoly.errors import FedipolyError, ValidationFailed
+from fedipoly.errors import FedipolyError, RateLimited, ValidationFailed
 from fedipoly.models import Account
 from fedipoly.web.pages import render
 from fedipoly.web.social_api import post_views
@@ -158,7 +158,10 @@ async def _collaborate_page(
         "error": error.message if error else None,
         "values": values or {"reason": request.query.get("reason", ""), "message": ""},
     }
-    return render(request, "collaborate.html", context, status=error.status if error else 200)
+    response = render(request, "collaborate.html", context, status=error.status if error else 200)
+    if isinstance(error, RateLimited) and error.retry_after_seconds is not None:
+        response.headers["Retry-After"] = str(error.retry_after_seconds)
+    return response
 
 
 @routes.get("/collaborate")

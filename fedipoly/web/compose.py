@@ -130,12 +130,12 @@ async def publish(request: web.Request, account: Account, values: ComposeInput) 
                 f"describe image {slot} in its alt text, for people who cannot see it",
                 {"field": f"alt_{slot}"},
             )
-    media = request.app[appkeys.MEDIA]
+    media = request.app[appkeys.MEDIA_LIBRARY]
     attached: list[NewAttachment] = []
     try:
         for slot, upload in sorted(values.files.items()):
             try:
-                stored = await save_post_image(request, upload.file.read())
+                stored = await save_post_image(request, account, upload.file.read())
             except FedipolyError as error:
                 raise type(error)(
                     f"image {slot}: {error.message}", {"field": f"image_{slot}"}
@@ -151,5 +151,5 @@ async def publish(request: web.Request, account: Account, values: ComposeInput) 
         )
     except BaseException:
         for item in attached:
-            await media.delete(item.media_id)
+            await media.discard(item.media_id)
         raise

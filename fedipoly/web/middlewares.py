@@ -12,7 +12,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from fedipoly import appkeys
-from fedipoly.errors import FedipolyError, StoreUnavailable
+from fedipoly.errors import FedipolyError, RateLimited, StoreUnavailable
 from fedipoly.models import Account, ApiToken
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             None,
             {"Retry-After": str(error.retry_after_seconds)},
         )
+    except RateLimited as error:
+        retry = error.retry_after_seconds
+        headers = {"Retry-After": str(retry)} if retry is not None else {}
+        return _error_response(request, error.status, error.message, error.detail, headers)
     except FedipolyError as error:
         return _error_response(request, error.status, error.message, error.detail, {})
     except web.HTTPException as error:

@@ -182,6 +182,21 @@ async def list_reports(request: web.Request) -> web.Response:
     )
 
 
+@routes.get("/api/v1/moderation/badges/{slug}/reports")
+async def list_badge_reports(request: web.Request) -> web.Response:
+    account = require_account(request)
+    page = await request.app[appkeys.MODERATION].badge_reports(
+        account,
+        request.match_info["slug"],
+        state=request.query.get("state", "open"),
+        cursor=request.query.get("cursor") or None,
+        limit=query_int(request, "limit"),
+    )
+    return safe_json(
+        {"reports": [report_json(item) for item in page.reports], "next_cursor": page.next_cursor}
+    )
+
+
 @routes.get("/api/v1/moderation/reports/{report_id}")
 async def get_report(request: web.Request) -> web.Response:
     account = require_account(request)

@@ -175,6 +175,7 @@ async def _badge_page(
         "view": badge_view(badge),
         "stewards": await moderation.stewards(account, slug) if badge.is_public else [],
         "moderator": account.role.can_moderate,
+        "reports": (await request.app[appkeys.MODERATION].badge_reports(account, slug)).reports,
         "notice": _notice(request),
         "error": error.message if error else None,
     }

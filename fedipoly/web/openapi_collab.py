@@ -190,7 +190,17 @@ COLLAB_PATHS: dict[str, Any] = {
             "Send a collaboration request naming a reason the recipient is open to now",
             _ok("Sent", _ref("CollabRequest"), status="201")
             | _errors(403, 404, 409)
-            | _status(429, "Too many requests today"),
+            | {
+                "429": _status(429, "Too many requests today")["429"]
+                | {
+                    "headers": {
+                        "Retry-After": {
+                            "description": "seconds until a request may be sent again",
+                            "schema": {"type": "integer"},
+                        }
+                    }
+                }
+            },
             body=_object(
                 {
                     "to": {"type": "string", "description": "username, name@server or actor URI"},

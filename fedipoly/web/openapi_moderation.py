@@ -181,6 +181,13 @@ MODERATION_PATHS: dict[str, Any] = {
         )
         | {"parameters": [STATE, CURSOR, LIMIT]},
     },
+    "/api/v1/moderation/badges/{slug}/reports": {
+        "get": _moderation(
+            "Reports about one badge (moderators and the badge's stewards), newest first",
+            _ok("A page of reports", _ref("ReportPage")) | _errors(400, 404),
+        )
+        | {"parameters": [STATE, CURSOR, LIMIT]},
+    },
     "/api/v1/moderation/reports/{report_id}": {
         "get": _moderation("One report", _ok("The report", _ref("Report")) | _errors(404)),
     },

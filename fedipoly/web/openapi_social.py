@@ -339,7 +339,9 @@ SOCIAL_PATHS: dict[str, Any] = {
     "/api/v1/media": {
         "post": _op(
             "Upload an image for a post (PNG, JPEG, WebP or GIF; re-encoded without metadata "
-            "and resized). Attach it with its alt text in a post's `attachments`",
+            "and resized). Attach it with its alt text in a post's `attachments`; only the "
+            "uploader can, once, and an upload no post uses is deleted after "
+            "`media.unattached_retention_hours`",
             _ok("Stored", _ref("Media"), status="201") | _errors(400, 401, 413),
             tag="posts",
         )

@@ -14,7 +14,7 @@ from aiohttp import BodyPartReader, web
 
 from fedipoly import appkeys
 from fedipoly.errors import PayloadTooLarge, ValidationFailed
-from fedipoly.models import PostActivityTag
+from fedipoly.models import Account, PostActivityTag
 from fedipoly.services.media import MediaPurpose, StoredMedia
 from fedipoly.services.post_parts import NewAttachment
 from fedipoly.services.posts import KEEP, Keep
@@ -132,5 +132,6 @@ def media_json(stored: StoredMedia, request: web.Request) -> dict[str, Any]:
     }
 
 
-async def save_post_image(request: web.Request, data: bytes) -> StoredMedia:
-    return await request.app[appkeys.MEDIA].save_image(data, purpose=MediaPurpose.POST)
+async def save_post_image(request: web.Request, owner: Account, data: bytes) -> StoredMedia:
+    """Store an image for a post, as `owner`'s upload (only they can attach it)."""
+    return await request.app[appkeys.MEDIA_LIBRARY].upload(owner, data, MediaPurpose.POST)

@@ -387,9 +387,9 @@ async def post_thread(request: web.Request) -> web.Response:
 @routes.post("/api/v1/media")
 async def upload_media(request: web.Request) -> web.Response:
     """An image for a post (multipart/form-data, part `file`); attach it by its id."""
-    require_account(request)
+    account = require_account(request)
     data, _filename = await read_upload(request)
-    stored = await save_post_image(request, data)
+    stored = await save_post_image(request, account, data)
     return web.json_response(media_json(stored, request), status=201)
 
 

@@ -16,10 +16,11 @@ from fedipoly.collab_models import (
     RequestState,
 )
 from fedipoly.errors import Conflict
-from fedipoly.models import Visibility, new_id, utc_now
+from fedipoly.models import MemberBadgeEntry, Profile, Visibility, new_id, utc_now
 from fedipoly.store import Store
 from fedipoly.store.open_to_seed import DEFAULT_OPEN_TO_REASONS
 from tests.contract.test_federation_store import ALICE, ALICE_ID, BOB, BOB_ID, post, seconds
+from tests.contract.test_profiles_badges import member
 
 REMOTE = "https://remote.example/users/rita"
 OTHER_REMOTE = "https://remote.example/users/ron"
@@ -104,6 +105,47 @@ async def test_members_answers_replace_each_other_and_lapse(store: Store) -> Non
 
     await store.set_member_open_to(ALICE_ID, [OpenToEntry("speaking", True)])
     assert await store.member_open_to(ALICE_ID) == [OpenToEntry("speaking", True)]
+
+
+async def test_the_space_station_lists_only_discoverable_active_members_with_the_badge(
+    store: Store,
+) -> None:
+    now = utc_now()
+    members = [await member(store, name) for name in ("ann", "ben", "cat", "dan", "eve")]
+    ann, ben, cat, dan, eve = members
+    for each in members:
+        await store.set_member_open_to(each.id, [OpenToEntry("mentoring", True)])
+    await store.set_member_open_to(eve.id, [OpenToEntry("mentoring", False)])
+    await store.save_profile(Profile(account_id=ben.id, discoverable=False))
+    await store.set_account_suspended(cat.id, True)
+    python = await store.get_badge_by_slug("python")
+    assert python is not None
+    for holder in (ben, dan):
+        await store.set_member_badges(holder.id, [MemberBadgeEntry(python.id)], now=now)
+
+    async def listed(**filters: object) -> list[str]:
+        return await store.listed_members_open_to(
+            "mentoring",
+            now=now,
+            after=None,
+            limit=10,
+            **filters,  # type: ignore[arg-type]
+        )
+
+    assert await listed() == sorted([ann.id, dan.id])
+    assert await listed(badge_id=python.id) == [dan.id]
+    assert await store.listed_members_open_to(
+        "mentoring", now=now, after=min(ann.id, dan.id), limit=10
+    ) == [max(ann.id, dan.id)]
+    first = await store.listed_members_open_to("mentoring", now=now, after=None, limit=1)
+    assert first == [min(ann.id, dan.id)]
+    # Lapsed answers and other reasons do not match.
+    assert await store.listed_members_open_to("hiring", now=now, after=None, limit=10) == []
+    await store.set_member_open_to(ann.id, [OpenToEntry("mentoring", True, now + seconds(1))])
+    later = now + seconds(2)
+    assert await store.listed_members_open_to("mentoring", now=later, after=None, limit=10) == [
+        dan.id
+    ]
 
 
 async def test_remote_profiles_match_only_when_listed_and_open(store: Store) -> None:

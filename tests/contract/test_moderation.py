@@ -74,6 +74,31 @@ async def test_reports_list_newest_first_by_state_and_close_only_once(store: Sto
     assert open_ids == [third.id, first.id]
 
 
+async def test_reports_about_one_target_are_listed_apart(store: Store) -> None:
+    chess = [report(n, target_kind=ReportTarget.BADGE, target="chess") for n in range(3)]
+    other = report(5, target_kind=ReportTarget.BADGE, target="python")
+    post_report = report(6, target="chess")  # a post whose URI happens to read "chess"
+    for item in (*chess, other, post_report):
+        await store.create_report(item)
+    await store.close_report(
+        chess[0].id, ReportState.DISMISSED, by="m", resolution="", forwarded=False, now=utc_now()
+    )
+    about = await store.list_reports_about(ReportTarget.BADGE, "chess", None, before=None, limit=10)
+    assert [r.id for r in about] == [chess[2].id, chess[1].id, chess[0].id]
+    still_open = await store.list_reports_about(
+        ReportTarget.BADGE, "chess", ReportState.OPEN, before=None, limit=1
+    )
+    assert [r.id for r in still_open] == [chess[2].id]
+    older = await store.list_reports_about(
+        ReportTarget.BADGE,
+        "chess",
+        ReportState.OPEN,
+        before=(still_open[0].created_at, still_open[0].id),
+        limit=5,
+    )
+    assert [r.id for r in older] == [chess[1].id]
+
+
 async def test_a_redelivered_flag_is_stored_once_but_member_reports_never_collide(
     store: Store,
 ) -> None:

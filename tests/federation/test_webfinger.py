@@ -37,6 +37,10 @@ XRD_NS = "{http://docs.oasis-open.org/ns/xri/xrd-1.0}"
         ("bob@127.0.0.1:8080", ("bob", "127.0.0.1:8080")),
         ("bob@[::1]:8080", ("bob", "[::1]:8080")),
         ("first.last-name_1@a-b.example", ("first.last-name_1", "a-b.example")),
+        # An instance actor on a port is named after its host, port included.
+        ("acct:127.0.0.1:8080@127.0.0.1:8080", ("127.0.0.1:8080", "127.0.0.1:8080")),
+        ("Our.Host:8443@our.host:8443", ("Our.Host:8443", "our.host:8443")),
+        ("[::1]:8080@[::1]:8080", ("[::1]:8080", "[::1]:8080")),
     ],
 )
 def test_parse_acct(resource: str, expected: tuple[str, str]) -> None:
@@ -63,6 +67,13 @@ def test_parse_acct(resource: str, expected: tuple[str, str]) -> None:
         "alice@our.host:",
         "https://our.host/users/alice",
         "al%69ce@our.host",
+        # A ':' in the user part is only ever the instance actor's own host and port.
+        "alice:8080@our.host:8080",
+        "our.host:8080@our.host:8081",
+        "our.host:8080@other.host:8080",
+        "our.host:8080@our.host",
+        "127.0.0.1:99999@127.0.0.1:99999",
+        "our.host:@our.host:",
     ],
 )
 def test_parse_acct_refuses(resource: str) -> None:

@@ -93,6 +93,7 @@ def test_a_malformed_public_url_is_named(url: str) -> None:
         ),
         ({"federation": {"allowed_private_hosts": "a:1"}}, "federation.allowed_private_hosts"),
         ({"security": {"argon2_memory_kib": 1}}, "security.argon2_memory_kib"),
+        ({"media": {"unattached_retention_hours": 0}}, "media.unattached_retention_hours"),
         ({"logging": {"level": "LOUD"}}, "logging.level"),
     ],
 )

@@ -285,8 +285,8 @@ async def write_everything(world: World, writer: Member, first: int) -> None:
     status, body = await api(client, "POST", "/api/v1/posts", writer, {"text": one})
     assert status == 201, body
     world.posts.append((writer.username, body["id"]))
-    posts, media = app[appkeys.POSTS], app[appkeys.MEDIA]
-    images = [await media.save_image(png()) for _ in range(2)]
+    posts, media = app[appkeys.POSTS], app[appkeys.MEDIA_LIBRARY]
+    images = [await media.upload(writer.account, png()) for _ in range(2)]
     world.media += [image.id for image in images]
     tagged = await posts.create(
         writer.account,

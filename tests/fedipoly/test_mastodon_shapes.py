@@ -598,6 +598,10 @@ async def test_nodeinfo_discovery_and_documents(sqlite_world: World) -> None:
     assert response.status == 200
     links = (await response.json(content_type=None))["links"]
     hrefs = {link["rel"]: link["href"] for link in links}
+    # FEP-2677: the instance actor is linked beside the schema versions.
+    assert hrefs.pop("https://www.w3.org/ns/activitystreams#Application") == (
+        f"{alpha.base_url}/actor"
+    )
     assert set(hrefs) == {f"{NODEINFO_REL}2.0", f"{NODEINFO_REL}2.1"}
     for rel, href in hrefs.items():
         version = rel.removeprefix(NODEINFO_REL)

@@ -262,7 +262,7 @@ async def populate(w: World) -> tuple[list[Viewer], dict[str, list[str]], list[d
     await follows.follow(bob.account, "alice")
     await w.send(w.mallory, w.act(w.mallory, "Follow", w.alice_uri))
     await w.alice_follows(w.mallory)
-    image = await app[appkeys.MEDIA].save_image(png())
+    image = await app[appkeys.MEDIA_LIBRARY].upload(w.alice, png())
     public = await posts.create(
         w.alice,
         "Wrote a parser today #python",

@@ -126,9 +126,9 @@ async def set_scene(home: Instance, remote: Instance) -> Scene:
         return found is not None and found.state is FollowState.ACCEPTED
 
     await eventually(accepted)
-    posts_service, media = home.app[appkeys.POSTS], home.app[appkeys.MEDIA]
+    posts_service, media = home.app[appkeys.POSTS], home.app[appkeys.MEDIA_LIBRARY]
     tag = [PostActivityTag("Wrote some code", "")]
-    images = {marker: await media.save_image(png()) for marker in (FOLLOWERS, DIRECT)}
+    images = {marker: await media.upload(alice, png()) for marker in (FOLLOWERS, DIRECT)}
     posts = {
         PUBLIC: await posts_service.create(
             alice, f"{PUBLIC} #zqtag", Visibility.PUBLIC, activity_tags=tag

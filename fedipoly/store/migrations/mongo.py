@@ -156,6 +156,11 @@ MIGRATIONS: list[tuple[int, list[IndexSpec]]] = [
             ("reports", [("state", 1), ("created_at", -1), ("_id", -1)], {}),
             (
                 "reports",
+                [("target_kind", 1), ("target", 1), ("created_at", -1), ("_id", -1)],
+                {},
+            ),
+            (
+                "reports",
                 [("flag_id", 1)],
                 {"unique": True, "partialFilterExpression": {"flag_id": {"$type": "string"}}},
             ),
@@ -167,6 +172,14 @@ MIGRATIONS: list[tuple[int, list[IndexSpec]]] = [
             ("badge_stewards", [("badge_id", 1), ("account_id", 1)], {"unique": True}),
             ("posts", [("badges", 1), ("_id", 1)], {}),
             ("remote_actors", [("domain", 1)], {}),
+        ],
+    ),
+    (
+        9,
+        # Uploaded images and who owns them (see the SQLite migration 9); `_id` is the media
+        # id, so attaching is one conditional update_one by _id.
+        [
+            ("media", [("state", 1), ("created_at", 1)], {}),
         ],
     ),
 ]

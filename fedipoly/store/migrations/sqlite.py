@@ -417,6 +417,7 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         CREATE INDEX reports_by_time ON reports (created_at, id);
         CREATE INDEX reports_by_state ON reports (state, created_at, id);
+        CREATE INDEX reports_by_target ON reports (target_kind, target, created_at, id);
         CREATE TABLE domain_blocks (
             domain TEXT PRIMARY KEY,
             reason TEXT NOT NULL,
@@ -471,6 +472,22 @@ MIGRATIONS: list[tuple[int, str]] = [
             created_at TEXT NOT NULL,
             PRIMARY KEY (badge_id, account_id)
         ) WITHOUT ROWID;
+        """,
+    ),
+    (
+        9,
+        # Uploaded images and who owns them. Uploads made before this version have no row:
+        # posts keep showing them, and nothing purges them (the purge walks rows only).
+        """
+        CREATE TABLE media (
+            id TEXT PRIMARY KEY,
+            owner_account_id TEXT NOT NULL,
+            purpose TEXT NOT NULL,
+            state TEXT NOT NULL,
+            attached_to TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX media_by_state ON media (state, created_at);
         """,
     ),
 ]

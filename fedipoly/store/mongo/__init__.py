@@ -9,6 +9,7 @@ from fedipoly.store.mongo.accounts import MongoAccounts
 from fedipoly.store.mongo.badge_federation import MongoBadgeFederation
 from fedipoly.store.mongo.collab import MongoCollab
 from fedipoly.store.mongo.federation import MongoFederation
+from fedipoly.store.mongo.media import MongoMedia
 from fedipoly.store.mongo.moderation import MongoModeration
 from fedipoly.store.mongo.posts_ext import MongoPostsExt
 from fedipoly.store.mongo.profiles_badges import MongoProfilesBadges
@@ -23,6 +24,7 @@ class MongoStore(
     MongoBadgeFederation,
     MongoModeration,
     MongoCollab,
+    MongoMedia,
 ):
     """Composes the per-domain mixins; each mixin holds the queries of one domain."""
 

@@ -28,6 +28,9 @@ from fedipoly.store.mongo.core import Document, MongoCore, as_utc
 from fedipoly.store.mongo.federation import _before_filter, _post, _time
 from fedipoly.store.open_to_seed import DEFAULT_OPEN_TO_REASONS, OPEN_TO_SEED_SETTING
 
+# Candidates checked per round by listed_members_open_to.
+LISTED_BATCH = 200
+
 
 def _reason(doc: Document) -> OpenToReason:
     return OpenToReason(
@@ -173,6 +176,51 @@ class MongoCollab(MongoCore):
         )
         return [doc["account_id"] async for doc in cursor]
 
+    async def listed_members_open_to(
+        self,
+        reason_slug: str,
+        *,
+        now: datetime,
+        after: str | None,
+        limit: int,
+        badge_id: str | None = None,
+    ) -> list[str]:
+        # No joins here: each batch of candidates is checked with one `$in` query per
+        # collection (indexed by _id / account_id), never one query per member.
+        found: list[str] = []
+        batch = max(limit, LISTED_BATCH)
+        while len(found) < limit:
+            ids = await self.members_open_to(reason_slug, now=now, after=after, limit=batch)
+            if not ids:
+                break
+            after = ids[-1]
+            active = {
+                doc["_id"]
+                async for doc in self.mdb.accounts.find(
+                    {"_id": {"$in": ids}, "suspended": {"$ne": True}}, {"_id": 1}
+                )
+            }
+            hidden = {
+                doc["_id"]
+                async for doc in self.mdb.profiles.find(
+                    {"_id": {"$in": ids}, "discoverable": False}, {"_id": 1}
+                )
+            }
+            holders = (
+                {
+                    doc["account_id"]
+                    async for doc in self.mdb.member_badges.find(
+                        {"account_id": {"$in": ids}, "badge_id": badge_id}, {"account_id": 1}
+                    )
+                }
+                if badge_id is not None
+                else active
+            )
+            found += [i for i in ids if i in active and i not in hidden and i in holders]
+            if len(ids) < batch:
+                break
+        return found[:limit]
+
     # --- remote profiles -----------------------------------------------------------------
 
     async def save_remote_profile(self, profile: RemoteProfile) -> None:
@@ -185,6 +233,7 @@ class MongoCollab(MongoCore):
                     "discoverable": profile.discoverable,
                     "headline": profile.headline,
                     "badges": list(profile.badges),
+                    "badge_names": list(profile.badge_names),
                     "refreshed_at": profile.refreshed_at,
                 }
             },
@@ -217,6 +266,7 @@ class MongoCollab(MongoCore):
             badges=tuple(doc.get("badges", [])),
             open_to=tuple([_entry(entry) async for entry in entries]),
             refreshed_at=_time(doc["refreshed_at"]),
+            badge_names=tuple(doc.get("badge_names", [])),
         )
 
     async def remote_profiles_open_to(

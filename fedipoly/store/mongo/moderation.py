@@ -240,6 +240,23 @@ class MongoModeration(MongoCore):
         cursor = self.mdb.reports.find(query).sort([("created_at", -1), ("_id", -1)]).limit(limit)
         return [_report(doc) async for doc in cursor]
 
+    async def list_reports_about(
+        self,
+        target_kind: ReportTarget,
+        target: str,
+        state: ReportState | None,
+        *,
+        before: Cursor | None,
+        limit: int,
+    ) -> list[ReportRecord]:
+        query = {"target_kind": target_kind.value, "target": target} | _before_filter(
+            "created_at", "_id", before
+        )
+        if state is not None:
+            query["state"] = state.value
+        cursor = self.mdb.reports.find(query).sort([("created_at", -1), ("_id", -1)]).limit(limit)
+        return [_report(doc) async for doc in cursor]
+
     async def close_report(
         self,
         report_id: str,

@@ -9,6 +9,7 @@ from fedipoly.store.sqlite.accounts import SqliteAccounts
 from fedipoly.store.sqlite.badge_federation import SqliteBadgeFederation
 from fedipoly.store.sqlite.collab import SqliteCollab
 from fedipoly.store.sqlite.federation import SqliteFederation
+from fedipoly.store.sqlite.media import SqliteMedia
 from fedipoly.store.sqlite.moderation import SqliteModeration
 from fedipoly.store.sqlite.posts_ext import SqlitePostsExt
 from fedipoly.store.sqlite.profiles_badges import SqliteProfilesBadges
@@ -29,6 +30,7 @@ class SqliteStore(
     SqliteBadgeFederation,
     SqliteModeration,
     SqliteCollab,
+    SqliteMedia,
 ):
     """Composes the per-domain mixins; each mixin holds the queries of one domain."""
 

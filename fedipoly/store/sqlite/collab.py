@@ -171,6 +171,40 @@ class SqliteCollab(SqliteCore):
         )
         return [row["account_id"] for row in rows]
 
+    async def listed_members_open_to(
+        self,
+        reason_slug: str,
+        *,
+        now: datetime,
+        after: str | None,
+        limit: int,
+        badge_id: str | None = None,
+    ) -> list[str]:
+        holds_badge = (
+            " AND EXISTS (SELECT 1 FROM member_badges b"
+            " WHERE b.account_id = o.account_id AND b.badge_id = ?)"
+            if badge_id is not None
+            else ""
+        )
+        rows = await self.fetch_all(
+            "SELECT o.account_id FROM member_open_to o"
+            " JOIN accounts a ON a.id = o.account_id"
+            " LEFT JOIN profiles p ON p.account_id = o.account_id"
+            " WHERE o.reason_slug = ? AND o.open = 1 AND o.account_id > ?"
+            " AND (o.until IS NULL OR o.until > ?)"
+            " AND a.suspended = 0 AND COALESCE(p.discoverable, 1) = 1"
+            + holds_badge
+            + " ORDER BY o.account_id LIMIT ?",
+            (
+                reason_slug,
+                after or "",
+                to_db_time(now),
+                *((badge_id,) if badge_id is not None else ()),
+                limit,
+            ),
+        )
+        return [row["account_id"] for row in rows]
+
     # --- remote profiles -----------------------------------------------------------------
 
     async def save_remote_profile(self, profile: RemoteProfile) -> None:
@@ -188,7 +222,7 @@ class SqliteCollab(SqliteCore):
                     int(profile.is_fedipoly),
                     int(profile.discoverable),
                     profile.headline,
-                    json.dumps(list(profile.badges)),
+                    json.dumps({"slugs": list(profile.badges), "names": list(profile.badge_names)}),
                     to_db_time(profile.refreshed_at),
                 ),
             )
@@ -221,14 +255,18 @@ class SqliteCollab(SqliteCore):
             "SELECT * FROM remote_open_to WHERE actor_uri = ? ORDER BY reason_slug",
             (row["actor_uri"],),
         )
+        badges = json.loads(row["badges"])
+        if isinstance(badges, list):  # written before badge names were kept
+            badges = {"slugs": badges, "names": []}
         return RemoteProfile(
             actor_uri=row["actor_uri"],
             is_fedipoly=bool(row["is_fedipoly"]),
             discoverable=bool(row["discoverable"]),
             headline=row["headline"],
-            badges=tuple(json.loads(row["badges"])),
+            badges=tuple(badges["slugs"]),
             open_to=tuple(_entry(entry) for entry in entries),
             refreshed_at=from_db_time(row["refreshed_at"]),
+            badge_names=tuple(badges["names"]),
         )
 
     async def remote_profiles_open_to(

@@ -251,6 +251,26 @@ class SqliteModeration(SqliteCore):
         )
         return [_report(row) for row in rows]
 
+    async def list_reports_about(
+        self,
+        target_kind: ReportTarget,
+        target: str,
+        state: ReportState | None,
+        *,
+        before: Cursor | None,
+        limit: int,
+    ) -> list[ReportRecord]:
+        clause, params = _newest_first(before)
+        if state is not None:
+            clause += " AND state = ?"
+            params += (state.value,)
+        rows = await self.fetch_all(
+            f"SELECT * FROM reports WHERE target_kind = ? AND target = ?{clause}"
+            " ORDER BY created_at DESC, id DESC LIMIT ?",
+            (target_kind.value, target, *params, limit),
+        )
+        return [_report(row) for row in rows]
+
     async def close_report(
         self,
         report_id: str,

@@ -180,3 +180,34 @@ async def test_a_badge_leaving_the_catalogue_withdraws_every_announce(
     ]
     assert sorted(undone) == sorted([first.uri, second.uri])
     assert await actors.outbox_total(chess) == 0
+
+
+async def test_an_announced_posts_edit_and_deletion_reach_the_badges_followers(
+    store: Store, urls: Urls
+) -> None:
+    # Mastodon keeps the note an Announce made it fetch; only an Update or Delete delivered to
+    # it changes that copy, and the badge's followers need not follow the author.
+    actors, posts, badges = services(store, urls)
+    chess = await badges.get_badge("chess", None)
+    await follow_badge(store, actors, chess)
+    watcher_inbox = remote_actor("watcher", shared_inbox=None).inbox
+    alice = await chess_holder(store, badges, "alice")
+    post = await posts.create(alice, "a game", Visibility.PUBLIC, activity_tags=[CHESS])
+    await sent_activities(store)  # the Announce
+
+    async def delivered() -> dict[str, list[str]]:
+        claimed = await store.claim_deliveries(now=utc_now(), lease_seconds=60, limit=100)
+        by_type: dict[str, list[str]] = {}
+        for item in claimed:
+            by_type.setdefault(item.activity.activity_type, []).append(item.delivery.inbox_url)
+        return by_type
+
+    await posts.update(alice, post.id, "a better game", activity_tags=[CHESS])
+    assert await delivered() == {"Update": [watcher_inbox]}
+    await posts.delete(alice, post.id)
+    assert await delivered() == {"Delete": [watcher_inbox], "Undo": [watcher_inbox]}
+
+    # A post the badge never announced goes to the author's followers only (none here).
+    quiet = await posts.create(alice, "a quiet game", Visibility.PUBLIC)
+    await posts.delete(alice, quiet.id)
+    assert await delivered() == {}

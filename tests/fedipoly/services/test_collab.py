@@ -11,9 +11,10 @@ import pytest
 
 from federation.client import FederationClient
 from federation.ssrf import HostPolicy
+from federation.vocab import PUBLIC
 from fedipoly.collab_models import OpenToEntry, RemoteProfile, RequestState
 from fedipoly.errors import Conflict, Forbidden, NotFound, RateLimited, ValidationFailed
-from fedipoly.models import Account, MemberBadgeEntry, Role, utc_now
+from fedipoly.models import Account, MemberBadgeEntry, Role, Visibility, utc_now
 from fedipoly.moderation_models import DomainBlock
 from fedipoly.services.actors import RemoteActors
 from fedipoly.services.collab import REQUEST_PROPERTY, CollabService
@@ -23,6 +24,7 @@ from fedipoly.services.open_to import OpenToService, remote_open_to
 from fedipoly.services.posts import PostService
 from fedipoly.services.profiles import ProfileService
 from fedipoly.services.space_station import SpaceStation
+from fedipoly.services.space_station import remote_profile as remote_profile_of
 from fedipoly.store import Store
 from fedipoly.urls import Urls
 from tests.contract.test_federation_store import remote_actor
@@ -47,6 +49,8 @@ class World:
     conversations: ConversationService
     collab: CollabService
     station: SpaceStation
+    posts: PostService
+    actors: RemoteActors
 
 
 @pytest.fixture
@@ -64,7 +68,9 @@ def world(store: Store) -> World:
         store, open_to, conversations, actors, deliverer, urls, clock, requests_per_day=3
     )
     station = SpaceStation(store, open_to, actors, urls, clock)
-    return World(store, clock, urls, profiles, open_to, conversations, collab, station)
+    return World(
+        store, clock, urls, profiles, open_to, conversations, collab, station, posts, actors
+    )
 
 
 async def test_members_answer_yes_or_no_with_an_end_date_shown_on_the_actor(world: World) -> None:
@@ -158,11 +164,16 @@ async def test_requests_are_rate_limited_per_sender(world: World) -> None:
     for name in ("bob", "carol", "dan", "erin"):
         member = await make_member(world.store, name)
         await world.open_to.set_answers(member, [OpenToEntry("mentoring", True)])
+    start = world.clock.now
     for name in ("bob", "carol", "dan"):
         await world.collab.send(alice, name, "mentoring", "Hi")
-    with pytest.raises(RateLimited):
+        world.clock.now += timedelta(hours=1)
+    with pytest.raises(RateLimited) as refused:
         await world.collab.send(alice, "erin", "mentoring", "Hi")
-    world.clock.now += timedelta(days=1, seconds=1)
+    # A slot frees up when the first of the three is a day old: 21 hours from now.
+    assert refused.value.retry_after_seconds == 21 * 3600 + 1
+    assert "21 h" in refused.value.message
+    world.clock.now = start + timedelta(days=1, seconds=1)
     await world.collab.send(alice, "erin", "mentoring", "Hi")
 
 
@@ -220,6 +231,49 @@ async def test_a_blocked_sender_can_no_longer_ask(world: World) -> None:
         await world.collab.send(alice, "bob", "mentoring", "Hi again")
 
 
+async def _home(world: World, member: Account) -> list[str]:
+    return [post.uri for post in await world.store.home_timeline(member.id, before=None, limit=40)]
+
+
+async def test_a_block_stops_the_senders_mentions_and_direct_messages(world: World) -> None:
+    alice, bob = await make_member(world.store, "alice"), await make_member(world.store, "bob")
+    carol = await make_member(world.store, "carol")
+    rita = remote_actor("rita")
+    await world.store.upsert_remote_actor(rita)
+    await world.open_to.set_answers(bob, [OpenToEntry("mentoring", True)])
+    request = await world.collab.send(alice, "bob", "mentoring", "Hi")
+    await world.collab.block_sender(bob, request.id)
+    await world.collab.route_direct_note(
+        _note(rita.uri, world.urls.actor("bob"), "mentoring", f"{rita.uri}/notes/1"), rita
+    )
+    await world.collab.block_sender(bob, (await world.collab.received(bob)).items[0].request.id)
+
+    # Local: alice's @mention and her direct message reach carol, never bob.
+    mention = await world.posts.create(alice, "@bob @carol look", Visibility.PUBLIC)
+    direct = await world.posts.create(
+        alice, "psst", Visibility.DIRECT, recipients=[world.urls.actor("bob")]
+    )
+    edited = await world.posts.create(alice, "draft", Visibility.PUBLIC)
+    await world.posts.update(alice, edited.id, "draft for @bob")  # newly mentioned in an edit
+    assert mention.uri in await _home(world, carol)
+    assert not {mention.uri, direct.uri, edited.uri} & set(await _home(world, bob))
+
+    # Remote: rita's public mention and her direct note to bob and carol reach carol only.
+    bob_uri, carol_uri = world.urls.actor("bob"), world.urls.actor("carol")
+    tags = [{"type": "Mention", "href": bob_uri}, {"type": "Mention", "href": carol_uri}]
+    public = {
+        **_note(rita.uri, PUBLIC, None, f"{rita.uri}/notes/2"),
+        "cc": [bob_uri, carol_uri],
+        "tag": tags,
+    }
+    dm = {**_note(rita.uri, bob_uri, None, f"{rita.uri}/notes/3"), "cc": [carol_uri], "tag": tags}
+    for note in (public, dm):
+        assert not await world.collab.route_direct_note(note, rita)  # the ordinary path
+        await world.posts.ingest_remote(note, rita)
+    assert {public["id"], dm["id"]} <= set(await _home(world, carol))
+    assert not {public["id"], dm["id"]} & set(await _home(world, bob))
+
+
 def _note(sender: str, to: str, reason: str | None, note_id: str) -> dict[str, Any]:
     note: dict[str, Any] = {
         "id": note_id,
@@ -249,6 +303,10 @@ async def test_remote_requests_are_filed_or_refused_and_plain_dms_are_not_reques
         )
     assert await world.collab.route_direct_note(
         _note(rita.uri, bob_uri, "mentoring", f"{rita.uri}/notes/2"), rita
+    )
+    # A second request while the first waits is dropped (one waiting request per pair).
+    assert await world.collab.route_direct_note(
+        _note(rita.uri, bob_uri, "mentoring", f"{rita.uri}/notes/2b"), rita
     )
     inbox = (await world.collab.received(bob)).items
     assert [(item.request.sender, item.request.message) for item in inbox] == [(rita.uri, "hello")]
@@ -357,3 +415,99 @@ async def test_the_space_station_finds_discoverable_people_open_now(world: World
         await world.station.search(viewer, "mentoring", cursor="not a cursor!")
     with pytest.raises(NotFound):
         await world.station.search(viewer, "time_travel")
+
+
+async def test_remote_badges_match_by_slug_or_by_normalised_name(world: World) -> None:
+    viewer = await make_member(world.store, "viewer")
+    catalogue = await world.open_to.catalogue()
+
+    def person(name: str, badges: list[dict[str, Any]]) -> tuple[Any, dict[str, Any]]:
+        actor = remote_actor(name)
+        document = {
+            "id": actor.uri,
+            "discoverable": True,
+            "fedipoly:openTo": [{"fedipoly:reason": "mentoring", "fedipoly:open": True}],
+            "fedipoly:badges": badges,
+        }
+        return actor, document
+
+    # Rosa's server spells the badge "py_lang" but names it "Python", as our "python" badge.
+    for actor, document in (
+        person("rosa", [{"fedipoly:slug": "py_lang", "name": " PYTHON "}]),
+        person("rita", [{"fedipoly:slug": "python", "name": "Snakes"}]),
+        person("ron", [{"fedipoly:slug": "py", "name": "Pythonic"}]),
+        person("rex", [{"fedipoly:slug": "knitting_club", "name": "Knitting club"}]),
+    ):
+        await world.store.upsert_remote_actor(actor)
+        profile = remote_profile_of(actor, document, catalogue, world.clock.now)
+        await world.store.save_remote_profile(profile)
+    stored = await world.store.get_remote_profile(remote_actor("rosa").uri)
+    assert stored is not None and stored.badges == ("py_lang",)
+
+    async def handles(badge: str) -> list[str]:
+        page = await world.station.search(viewer, "mentoring", badge=badge)
+        return sorted(match.handle for match in page.matches)
+
+    assert await handles("python") == ["rita@remote.example", "rosa@remote.example"]
+    # A badge we do not have still matches remote profiles by its slug.
+    assert await handles("knitting_club") == ["rex@remote.example"]
+
+
+async def test_a_long_open_to_list_fits_mastodons_field_limit(world: World) -> None:
+    admin = await make_member(world.store, "root", Role.ADMIN)
+    bob = await make_member(world.store, "bob")
+    for index in range(40):
+        await world.open_to.add_reason(admin, f"reason_{index}", f"{index:02d} " + "x" * 56)
+    catalogue = await world.open_to.catalogue()
+    await world.open_to.set_answers(bob, [OpenToEntry(reason.slug, True) for reason in catalogue])
+    actor = await world.profiles.actor_document(bob)
+    fields = {field["name"]: field["value"] for field in actor["attachment"]}
+    assert len(fields["Open to"]) <= 2047 and fields["Open to"].endswith(", …")
+    assert fields["Open to"].startswith("Guest lecture, ")
+    assert len(actor["fedipoly:openTo"]) == len(catalogue)  # the structured data keeps all
+
+
+async def test_a_space_station_page_looks_at_a_bounded_number_of_people(world: World) -> None:
+    viewer = await make_member(world.store, "viewer")
+    names = ["amy", "bea", "cy", "dee", "eli"]
+    for name in names:
+        member = await _discoverable(world, name)
+        await world.open_to.set_answers(member, [OpenToEntry("mentoring", True)])
+    rita = remote_actor("rita")
+    await world.store.upsert_remote_actor(rita)
+    await world.store.save_remote_profile(
+        RemoteProfile(
+            actor_uri=rita.uri,
+            is_fedipoly=True,
+            discoverable=True,
+            headline="eli's friend",
+            badges=(),
+            open_to=(OpenToEntry("mentoring", True),),
+            refreshed_at=world.clock.now,
+        )
+    )
+    station = SpaceStation(
+        world.store,
+        world.open_to,
+        world.actors,
+        world.urls,
+        world.clock,
+        max_scanned=2,
+    )
+
+    async def pages(text: str | None, limit: int) -> list[list[str]]:
+        found, cursor = [], None
+        while True:
+            page = await station.search(viewer, "mentoring", text=text, cursor=cursor, limit=limit)
+            found.append([match.handle.split("@")[0] for match in page.matches])
+            cursor = page.next_cursor
+            if cursor is None:
+                return found
+
+    # Words only eli (and rita's headline) match: each page looks at two people at most, so
+    # the pages before them are empty but say where to go on.
+    assert await pages("eli", 20) == [[], [], ["eli", "rita"]]
+    # Pages that end exactly with the last local member go on with the remote ones
+    # (account ids follow creation order).
+    assert await pages(None, 1) == [[name] for name in names] + [["rita"]]
+    assert await pages(None, 5) == [names, ["rita"]]

@@ -34,6 +34,7 @@ from fedipoly.services.follows import FollowService
 from fedipoly.services.inbox import InboxService
 from fedipoly.services.keys import make_signer
 from fedipoly.services.media import MediaPurpose, MediaRejected, MediaService, headers_for
+from fedipoly.services.media_library import MediaLibrary
 from fedipoly.services.post_parts import NewAttachment
 from fedipoly.services.posts import PostService
 from fedipoly.store import Store
@@ -60,6 +61,11 @@ async def client() -> AsyncIterator[FederationClient]:
 @pytest.fixture
 def media(tmp_path: Path) -> MediaService:
     return MediaService(tmp_path / "media", max_upload_bytes=2 * 1024 * 1024)
+
+
+@pytest.fixture
+def library(store: Store, media: MediaService) -> MediaLibrary:
+    return MediaLibrary(store, media, utc_now)
 
 
 def post_service(
@@ -552,12 +558,12 @@ async def test_a_reply_to_a_remote_post_is_addressed_and_delivered_to_its_author
 
 
 async def test_create_note_carries_badge_activity_and_mention_tags_and_the_extension(
-    store: Store, posts: PostService, urls: Urls, media: MediaService
+    store: Store, posts: PostService, urls: Urls, library: MediaLibrary
 ) -> None:
     alice = await make_member(store, "alice")
     await store.upsert_remote_actor(remote_actor("watcher", shared_inbox=None))
     await follows(store, urls, "https://remote.example/users/watcher", urls.actor("alice"))
-    image = await media.save_image(image_bytes((800, 600)))
+    image = await library.upload(alice, image_bytes((800, 600)))
     post = await posts.create(
         alice,
         "Two things today #release",
@@ -792,10 +798,10 @@ async def test_too_large_uploads_and_images_are_refused(tmp_path: Path) -> None:
 
 
 async def test_attachments_need_stored_images_and_short_alt_text(
-    store: Store, posts: PostService, media: MediaService
+    store: Store, posts: PostService, media: MediaService, library: MediaLibrary
 ) -> None:
     alice = await make_member(store, "alice")
-    images = [await media.save_image(image_bytes((20 + i, 20))) for i in range(5)]
+    images = [await library.upload(alice, image_bytes((20 + i, 20))) for i in range(5)]
     cases: list[tuple[list[NewAttachment], str]] = [
         ([NewAttachment(image.id) for image in images], "at most 4 images"),
         ([NewAttachment(images[0].id, "x" * 1501)], "at most 1500"),

@@ -8,7 +8,8 @@ import pytest
 
 from fedipoly import render
 from fedipoly.errors import ValidationFailed
-from fedipoly.models import Profile, ProfileLink
+from fedipoly.media_models import MediaRecord
+from fedipoly.models import Profile, ProfileLink, utc_now
 from fedipoly.services.badges import BadgeService
 from fedipoly.services.profiles import ProfileService
 from fedipoly.store import Store
@@ -173,6 +174,7 @@ async def test_setting_the_avatar_keeps_the_rest_and_announces(
     await add_remote_follower(store, urls, alice)
     await profiles.update_profile(alice, headline="Kept")
     await sent_activities(store)
+    await store.insert_media(MediaRecord("media-42", alice.id, "avatar", utc_now()))
     profile = await profiles.set_avatar(alice, "media-42")
     assert profile.avatar_media_id == "media-42" and profile.headline == "Kept"
     assert len(await sent_activities(store)) == 1

@@ -107,6 +107,18 @@ async def test_a_badge_is_a_group_found_by_handle(
     assert actor["publicKey"]["id"] == f"{actor_url}#main-key"
     assert actor["publicKey"]["publicKeyPem"] != app[appkeys.INSTANCE_KEYS].public_pem
     assert actor["manuallyApprovesFollowers"] is False
+    # What Mastodon needs to show and follow a Group (mastodon-interop.md §actor fields).
+    urls = app[appkeys.URLS]
+    assert actor["inbox"] == f"{actor_url}/inbox"
+    assert actor["endpoints"] == {"sharedInbox": urls.shared_inbox}
+    assert actor["discoverable"] is True
+    assert actor["url"] == urls.badge_page("chess")
+    assert set(jrd["aliases"]) == {actor_url, urls.badge_page("chess")}
+    # Its avatar is a raster image (Mastodon keeps no SVG or text avatars).
+    assert actor["icon"]["type"] == "Image" and actor["icon"]["mediaType"] == "image/png"
+    icon = await client.get(path_of(app, actor["icon"]["url"]))
+    assert icon.status == 200 and icon.content_type == "image/png"
+    assert (await icon.read()).startswith(b"\x89PNG\r\n\x1a\n")
     for name in ("outbox", "followers", "following"):
         status, collection = await get_json(client, path_of(app, actor[name]))
         assert status == 200 and collection["totalItems"] == 0, name
@@ -157,6 +169,9 @@ async def test_a_pending_badge_is_invisible_but_to_its_creator_and_moderators(
     for path in (actor_path, f"{actor_path}/outbox", f"{actor_path}/followers"):
         status, _ = await get_json(client, path)
         assert status == 404, path
+    for path in (f"{actor_path}/following", f"{actor_path}/icon.png"):
+        status = (await client.get(path)).status
+        assert status == 404, path
     status, _ = await get_json(
         client, f"/.well-known/webfinger?resource=acct:badge.knitting@{domain}", {}
     )
@@ -201,7 +216,10 @@ async def test_the_instance_actor_is_found_on_the_host_and_links_the_directory(
     assert actor["badgeFederation"]["badgeActors"] is True
 
     status, links = await get_json(client, "/.well-known/nodeinfo", {})
-    nodeinfo_url = links["links"][-1]["href"]
+    hrefs = {link["rel"]: link["href"] for link in links["links"]}
+    # FEP-2677: NodeInfo's discovery document links the instance actor.
+    assert hrefs["https://www.w3.org/ns/activitystreams#Application"] == urls.instance_actor
+    nodeinfo_url = hrefs["http://nodeinfo.diaspora.software/ns/schema/2.1"]
     _, nodeinfo = await get_json(client, path_of(app, nodeinfo_url), {})
     metadata = nodeinfo["metadata"]
     assert metadata["instanceActor"] == urls.instance_actor

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 from aiohttp import web
@@ -153,3 +155,73 @@ async def test_admins_edit_the_catalogue(client: TestClient, app: web.Applicatio
     assert reasons[-1] == {"slug": "workshops", "label": "Workshops!"}
     assert (await api(client, "DELETE", "/api/v1/open_to/reasons/workshops", admin))[0] == 204
     assert (await api(client, "DELETE", "/api/v1/open_to/reasons/workshops", admin))[0] == 404
+
+
+async def test_requests_refuse_bad_input_and_strangers_and_change_nothing(config: Config) -> None:
+    clock = TickingClock()
+    limited = replace(config, collaboration=replace(config.collaboration, requests_per_day=1))
+    app = create_app(limited, run_workers=False, clock=clock)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        alice, bob = await make_member(app, "alice"), await make_member(app, "bob")
+        carol = await make_member(app, "carol")
+        until = (clock.now + timedelta(hours=1)).isoformat()
+        answers = [
+            {"reason": "mentoring", "open": True},
+            {"reason": "hiring", "open": True, "until": until},
+        ]
+        for member in (bob, carol):
+            await api(client, "PUT", "/api/v1/open_to", member, {"open_to": answers})
+        clock.now += timedelta(hours=2)  # the yes to hiring lapsed
+
+        for body, field in (
+            ({"to": "bob", "reason": "time_travel", "message": "Hi"}, "reason"),
+            ({"to": "bob", "reason": "hiring", "message": "Hi"}, "reason"),  # lapsed
+            ({"to": "bob", "reason": "Mentoring!", "message": "Hi"}, "reason"),
+            ({"to": "bob", "reason": "mentoring", "message": "   "}, "message"),
+            ({"to": "bob", "reason": "mentoring", "message": "x" * 2001}, "message"),
+            ({"to": "alice", "reason": "mentoring", "message": "Hi"}, "to"),
+        ):
+            status, error = await api(client, "POST", "/api/v1/collab_requests", alice, body)
+            assert status == 400 and error["detail"]["field"] == field, body
+        assert (await api(client, "GET", "/api/v1/collab_requests/sent", alice))[1]["items"] == []
+        assert (await api(client, "GET", "/api/v1/collab_requests", bob))[1]["items"] == []
+
+        body = {"to": "bob", "reason": "mentoring", "message": "Hi"}
+        status, made = await api(client, "POST", "/api/v1/collab_requests", alice, body)
+        assert status == 201
+        # One request a day here: the next is refused with when to try again.
+        response = await client.post(
+            "/api/v1/collab_requests",
+            headers=alice.auth,
+            json={"to": "carol", "reason": "mentoring", "message": "Hi"},
+        )
+        assert response.status == 429
+        assert 0 < int(response.headers["Retry-After"]) <= 86400
+        assert (await api(client, "GET", "/api/v1/collab_requests", carol))[1]["items"] == []
+
+        # Someone else's request, or one that does not exist, is not found (never "forbidden").
+        path = f"/api/v1/collab_requests/{made['id']}"
+        for stranger in (alice, carol):
+            for action in ("interested", "decline", "block", "report"):
+                status, _ = await api(client, "POST", f"{path}/{action}", stranger, {})
+                assert status == 404, (stranger.account.username, action)
+        for action in ("interested", "decline"):
+            status, _ = await api(client, "POST", f"/api/v1/collab_requests/nope/{action}", bob, {})
+            assert status == 404
+        status, _ = await api(client, "POST", f"{path}/interested", bob, {"message": "x" * 2001})
+        assert status == 400
+        status, inbox = await api(client, "GET", "/api/v1/collab_requests", bob)
+        assert [item["state"] for item in inbox["items"]] == ["pending"]
+
+        # A conversation one is not in is not found, to read or to write to.
+        status, conversation = await api(client, "POST", f"{path}/interested", bob, {})
+        assert status == 201
+        messages = f"/api/v1/conversations/{conversation['id']}/messages"
+        status, _ = await api(client, "POST", messages, carol, {"text": "Let me in"})
+        assert status == 404
+        assert (await api(client, "GET", "/api/v1/conversations/nope", carol))[0] == 404
+        assert (await api(client, "POST", messages, bob, {"text": "", "x": 1}))[0] == 400
+        status, thread = await api(
+            client, "GET", f"/api/v1/conversations/{conversation['id']}", bob
+        )
+        assert len(thread["messages"]) == 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 from aiohttp import web
@@ -124,3 +125,32 @@ async def test_report_and_block_from_the_requests_page(
         client, "/collaborate", {"to": "bob", "reason": "mentoring", "message": "Again"}, alice
     )
     assert refused.status == 403
+
+
+async def test_the_pages_refuse_strangers_members_and_too_many_requests(config: Config) -> None:
+    limited = replace(config, collaboration=replace(config.collaboration, requests_per_day=1))
+    app = create_app(limited, run_workers=False, clock=TickingClock())
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        alice, bob = await make_member(app, "alice"), await make_member(app, "bob")
+        carol = await make_member(app, "carol")
+        for member in (bob, carol):
+            await submit(client, "/settings/open-to", {"state_mentoring": "yes"}, member)
+        ask = {"reason": "mentoring", "message": "Teach me?"}
+        assert (await submit(client, "/collaborate", {"to": "bob"} | ask, alice)).status == 303
+        again = await submit(client, "/collaborate", {"to": "carol"} | ask, alice)
+        assert again.status == 429 and int(again.headers["Retry-After"]) > 0
+        assert "requests a day" in await again.text()
+
+        _status, inbox = await browse(client, "/requests", bob)
+        found = re.search(r"/requests/(\w+)/interested", inbox)
+        assert found is not None
+        for action in ("interested", "decline", "block", "report"):
+            answer = await submit(client, f"/requests/{found.group(1)}/{action}", {}, carol)
+            assert answer.status == 404, action
+        _status, inbox = await browse(client, "/requests", bob)
+        assert "Teach me?" in inbox  # still waiting for bob
+
+        # Only admins change the catalogue.
+        change = {"action": "add", "slug": "workshops", "label": "Workshops"}
+        assert (await submit(client, "/settings/open-to/catalogue", change, bob)).status == 403
+        assert await app[appkeys.STORE].get_open_to_reason("workshops") is None

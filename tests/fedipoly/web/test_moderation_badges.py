@@ -126,7 +126,7 @@ async def test_merging_pyhton_into_python_moves_holders_and_posts_and_redirects_
             answer = await client.get(path, headers=who.auth if who else {}, allow_redirects=False)
             assert answer.status == 301, (path, answer.status)
             assert answer.headers["Location"] == expected
-    status, page = await browse(client, "/badges/pyhton")
+    status, _ = await browse(client, "/badges/pyhton")
     assert status == 301
     followed = await client.get("/api/v1/badges/pyhton")
     assert followed.status == 200 and (await followed.json())["slug"] == "python"
@@ -253,6 +253,11 @@ async def test_stewards_rename_their_badge_and_handle_its_reports_but_nothing_el
         client, "GET", f"/api/v1/moderation/reports/{account_report['id']}", alice
     )
     assert status == 403
+    status, listed = await api(client, "GET", "/api/v1/moderation/badges/chess/reports", alice)
+    assert status == 200
+    assert [item["id"] for item in listed["reports"]] == [badge_report["id"]]
+    status, _ = await api(client, "GET", "/api/v1/moderation/badges/python/reports", alice)
+    assert status == 403
     closed = await ok(
         client,
         "POST",
@@ -266,6 +271,7 @@ async def test_stewards_rename_their_badge_and_handle_its_reports_but_nothing_el
 
     status, page = await browse(client, "/moderation/badges/chess", alice)
     assert status == 200 and "Rename" in page and "Merge" not in page
+    assert f'href="/moderation/reports/{badge_report["id"]}"' not in page  # closed already
     status, _ = await browse(client, "/moderation/badges/python", alice)
     assert status == 403
 
