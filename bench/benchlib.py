@@ -242,8 +242,10 @@ def wrk_command(
     headers: Mapping[str, str] | None = None,
     script: Path | None = None,
     script_args: Sequence[str] = (),
+    timeout_seconds: int = 2,
 ) -> list[str]:
     command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency"]
+    command.append(f"--timeout={timeout_seconds}s")
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
     if script is not None:

@@ -261,7 +261,12 @@ def build_moderation(
     app[appkeys.NOTIFICATIONS] = notifications
     app[appkeys.MODERATION] = moderation
     app[appkeys.BADGE_MODERATION] = BadgeModeration(
-        store, app[appkeys.BADGES], notifications, moderation.audit, clock
+        store,
+        app[appkeys.BADGES],
+        notifications,
+        moderation.audit,
+        clock,
+        profiles=app[appkeys.PROFILES],
     )
     return moderation
 

@@ -61,6 +61,8 @@ MAX_DIRECTORY_PAGES = 40
 # can list tens of thousands of tiny items, and a peer must not fill our database.
 MAX_PEER_BADGES = 2000
 MAX_MET_INSTANCES = 200
+FOLLOWER_PAGE_SIZE = 100
+MAX_FOLLOWER_PAGES = 50  # local followers of one peer badge actor read per Announce
 FETCH_LEASE_SECONDS = 120.0
 RETRY_AFTER_FAILURE = timedelta(minutes=15)
 SERVICE_REL = "https://www.w3.org/ns/activitystreams#Service"
@@ -511,12 +513,23 @@ class BadgeDirectoryService:
     # --- what followed peer badge actors send --------------------------------------------------
 
     async def _local_followers_badges(self, peer_actor: str) -> list[str]:
-        """Ids of our badges whose actors follow `peer_actor` (accepted)."""
-        follows = await self._store.list_followers(
-            peer_actor, FollowState.ACCEPTED, before=None, limit=100
-        )
-        ids = [self._urls.local_badge_id(follow.follower) for follow in follows]
-        return [badge_id for badge_id in ids if badge_id is not None]
+        """Ids of our badges whose actors follow `peer_actor` (accepted). Every Announce that
+        arrives asks, so anything but a badge actor listed in a peer's directory is answered
+        from one lookup; for those, every follower is read (members may follow it too, and
+        newest first they would hide our badge actor's older follow)."""
+        if await self._store.get_peer_badge_by_actor(peer_actor) is None:
+            return []
+        ids: list[str] = []
+        before = None
+        for _ in range(MAX_FOLLOWER_PAGES):
+            follows = await self._store.list_followers(
+                peer_actor, FollowState.ACCEPTED, before=before, limit=FOLLOWER_PAGE_SIZE
+            )
+            ids += [self._urls.local_badge_id(follow.follower) or "" for follow in follows]
+            if len(follows) < FOLLOWER_PAGE_SIZE:
+                break
+            before = (follows[-1].created_at, follows[-1].id)
+        return [badge_id for badge_id in ids if badge_id]
 
     async def on_announce(self, activity: dict[str, Any], actor: RemoteActor) -> bool:
         """An Announce by a peer badge actor one of our badge actors follows: the announced
@@ -558,17 +571,21 @@ class BadgeDirectoryService:
             for badge in [await self._store.get_badge(badge_id) for badge_id in badge_ids]
             if badge is not None and badge.is_public
         ]
-        await self._store.replace_badge_entries(post, public)
+        # Added, not replaced: the same post may also be announced by the peer's other badge
+        # actors that ours follow (a post tagged chess and go), and stays on those pages.
+        await self._store.add_badge_entries(post, public)
         return True
 
     async def on_undo_announce(self, inner: dict[str, Any], actor: RemoteActor) -> bool:
         """Undo{Announce} by a followed peer badge actor: the post leaves our badge pages."""
-        if not await self._local_followers_badges(actor.uri):
+        badge_ids = await self._local_followers_badges(actor.uri)
+        if not badge_ids:
             return False
         object_id = id_of(inner.get("object"))
         post = await self._store.get_post_by_uri(object_id) if object_id else None
         if post is not None and post.local_account_id is None and same_origin(post.uri, actor.uri):
-            await self._store.replace_badge_entries(post, [])
+            # Only the pages this announcer put it on; another badge's announce still holds.
+            await self._store.remove_badge_entries(post.id, badge_ids)
         return True
 
 

@@ -41,7 +41,7 @@ from fedipoly.moderation_models import BadgeMerge, Steward
 from fedipoly.services.badges import MAX_DISPLAY_NAME, BadgeService, clean_slug
 from fedipoly.services.moderation import MAX_REASON, AuditLog, require_moderator
 from fedipoly.services.notifications import NotificationService
-from fedipoly.services.profiles import clean_line
+from fedipoly.services.profiles import ProfileService, clean_line
 from fedipoly.store.base import Store
 
 BATCH = 100
@@ -79,7 +79,11 @@ class BadgeModeration:
         notifications: NotificationService,
         audit: AuditLog,
         clock: Clock,
+        profiles: ProfileService | None = None,
     ) -> None:
+        # With `profiles`, members whose badge list a merge changed send Update{Person}, so
+        # their followers' servers see the new badge now (as BadgeService does).
+        self._profiles = profiles
         self._store = store
         self._badges = badges
         self._notifications = notifications
@@ -237,7 +241,13 @@ class BadgeModeration:
                     if not had_target:
                         entries.append(MemberBadgeEntry(target.id, item.featured))
                 await self._store.set_member_badges(row.account.id, entries, now=self._clock())
+                await self._announce(row.account.id)
         return moved
+
+    async def _announce(self, account_id: str) -> None:
+        account = await self._store.get_account(account_id) if self._profiles else None
+        if self._profiles is not None and account is not None and not account.suspended:
+            await self._profiles.announce_update(account)
 
     async def _move_posts(self, source: Badge, target: Badge) -> list[dict[str, Any]]:
         moved: list[dict[str, Any]] = []
@@ -320,6 +330,7 @@ class BadgeModeration:
         position = min(int(holder["position"]), len(entries))
         entries.insert(position, MemberBadgeEntry(merge.source_id, bool(holder["featured"])))
         await self._store.set_member_badges(account_id, entries, now=self._clock())
+        await self._announce(account_id)
 
     async def merges(self, moderator: Account, *, limit: int = 50) -> list[BadgeMerge]:
         require_moderator(moderator)

@@ -12,6 +12,9 @@ in a store-agnostic directory, sharded by the first two characters: `<directory>
 Several processes may share the directory (a shared volume when web processes run on more
 than one machine). Files are written to a temporary name and renamed, so a reader never sees
 half a file. Serve them with `read()` (bytes and content type) and `headers_for()`.
+
+This module knows files only: who uploaded an image, what for, and whether a post or profile
+shows it are recorded by `media_library.MediaLibrary`, which members' uploads go through.
 """
 
 from __future__ import annotations

@@ -46,6 +46,7 @@ from fedipoly.urls import Urls
 
 MAX_COMMENT = 1000
 MAX_REASON = 500
+MAX_PURGED_HOSTS = 100_000  # distinct remote hosts looked at when a block purges subdomains
 MAX_FLAG_TARGETS = 5  # one Flag names an account and a few posts; more is noise or abuse
 
 
@@ -145,7 +146,10 @@ class OperatorActions:
         block = DomainBlock(host, _reason(reason), by.id if by else None, self._clock())
         if not await self._store.put_domain_block(block):
             raise Conflict(f"{host} is blocked already")
-        await self._store.purge_domain(host)
+        # The block covers subdomains (and ports), so purge every known host under it too.
+        known = await self._store.known_remote_domains(limit=MAX_PURGED_HOSTS)
+        for covered in sorted({host, *(d for d in known if host in domain_candidates(d))}):
+            await self._store.purge_domain(covered)
         await self._audit.record(by, "domain.block", host, block.reason)
         return block
 

@@ -524,6 +524,15 @@ class BadgeFederationStore(Protocol):
         """Distinct domains of cached remote actors (the instances this one has met), sorted."""
         ...
 
+    async def add_badge_entries(self, post: Post, badge_ids: list[str]) -> None:
+        """Put the post on these badge timelines too, keeping those it is on (idempotent):
+        a peer's post announced by several of its badge actors joins each matching badge."""
+        ...
+
+    async def remove_badge_entries(self, post_id: str, badge_ids: list[str]) -> None:
+        """Take the post off these badge timelines only."""
+        ...
+
 
 class ModerationStore(Protocol):
     """Reports, domain blocks, remote restrictions, suspensions, the audit log, member
@@ -667,7 +676,7 @@ class ModerationStore(Protocol):
 
 
 class CollabStore(Protocol):
-    """"Open to", collaboration requests, conversations, blocks and the Space Station's remote
+    """ "Open to", collaboration requests, conversations, blocks and the Space Station's remote
     profiles (store/*/collab.py, migration 6)."""
 
     async def list_open_to_reasons(self) -> list[OpenToReason]:

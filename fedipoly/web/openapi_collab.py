@@ -272,11 +272,22 @@ COLLAB_PATHS: dict[str, Any] = {
             _ok("Matches", _ref("SpaceStationPage")) | _errors(404),
             parameters=[
                 _query("reason", "A reason slug of the catalogue", REASON_SLUG, required=True),
-                _query("badge", "Only people with this badge (slug)", STRING),
+                _query(
+                    "badge",
+                    "Only people with this badge: our slug, or a remote badge of the same"
+                    " slug or normalised name",
+                    STRING,
+                ),
                 _query(
                     "q", "Words in name, handle or headline", {"type": "string", "maxLength": 100}
                 ),
-                _query("cursor", "The `next` value of the previous page", STRING),
+                _query(
+                    "cursor",
+                    "The `next` value of the previous page. A page looks at a bounded number"
+                    " of people, so it may hold fewer than `limit` (even none) and still have"
+                    " a `next`",
+                    STRING,
+                ),
                 CURSOR_PARAMETERS[1],
             ],
         ),

@@ -7,7 +7,7 @@ from datetime import timedelta
 from fedipoly.badge_federation_models import BadgeAnnounce, BadgePeer, PeerBadge
 from fedipoly.models import utc_now
 from fedipoly.store import Store
-from tests.contract.test_federation_store import remote_actor
+from tests.contract.test_federation_store import post, remote_actor
 
 CHESS, PYTHON = "badge-chess", "badge-python"
 POST_A, POST_B = (
@@ -166,3 +166,21 @@ async def test_known_remote_domains_are_the_instances_met(store: Store) -> None:
     await store.upsert_remote_actor(remote_actor("erin", "alpha.example"))
     assert await store.known_remote_domains(limit=10) == ["alpha.example", "zeta.example"]
     assert await store.known_remote_domains(limit=1) == ["alpha.example"]
+
+
+async def test_badge_entries_are_added_and_removed_per_badge(store: Store) -> None:
+    peer_post = post("https://peer.example/users/carol", published=utc_now())
+    await store.insert_post(peer_post)
+
+    async def on_page(badge_id: str) -> bool:
+        return [p.id for p in await store.badge_timeline(badge_id, before=None, limit=5)] == [
+            peer_post.id
+        ]
+
+    await store.add_badge_entries(peer_post, [CHESS])
+    await store.add_badge_entries(peer_post, [PYTHON, CHESS])  # adds, keeps, no duplicates
+    assert await on_page(CHESS) and await on_page(PYTHON)
+    await store.remove_badge_entries(peer_post.id, [CHESS])
+    assert not await on_page(CHESS) and await on_page(PYTHON)
+    await store.remove_badge_entries(peer_post.id, [CHESS])  # already off: nothing changes
+    assert await on_page(PYTHON)

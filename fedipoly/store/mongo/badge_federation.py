@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
 
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from fedipoly.badge_federation_models import BadgeAnnounce, BadgePeer, PeerBadge
+from fedipoly.models import Post
 from fedipoly.store.base import Cursor
 from fedipoly.store.mongo.core import Document, MongoCore, as_utc
 from fedipoly.store.mongo.federation import _before_filter, _time
@@ -242,3 +244,17 @@ class MongoBadgeFederation(MongoCore):
     async def known_remote_domains(self, *, limit: int) -> list[str]:
         domains = await self.mdb.remote_actors.distinct("domain")
         return sorted(str(domain) for domain in domains)[:limit]
+
+    async def add_badge_entries(self, post: Post, badge_ids: list[str]) -> None:
+        for badge_id in sorted(set(badge_ids)):
+            entry = {"badge_id": badge_id, "published": post.published, "post_id": post.id}
+            # Two writers racing on one entry: it exists, which is what was asked.
+            with contextlib.suppress(DuplicateKeyError):
+                await self.mdb.badge_entries.update_one(
+                    entry, {"$setOnInsert": {"badge_id": badge_id}}, upsert=True
+                )
+
+    async def remove_badge_entries(self, post_id: str, badge_ids: list[str]) -> None:
+        await self.mdb.badge_entries.delete_many(
+            {"post_id": post_id, "badge_id": {"$in": sorted(set(badge_ids))}}
+        )

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fedipoly.badge_federation_models import BadgeAnnounce, BadgePeer, PeerBadge
+from fedipoly.models import Post
 from fedipoly.store.base import Cursor
 from fedipoly.store.sqlite.core import (
     SqliteCore,
@@ -281,3 +282,18 @@ class SqliteBadgeFederation(SqliteCore):
             "SELECT DISTINCT domain FROM remote_actors ORDER BY domain LIMIT ?", (limit,)
         )
         return [row["domain"] for row in rows]
+
+    async def add_badge_entries(self, post: Post, badge_ids: list[str]) -> None:
+        async with self.transaction() as db:
+            await db.executemany(
+                "INSERT INTO badge_entries (badge_id, published, post_id) VALUES (?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                [(badge_id, to_db_time(post.published), post.id) for badge_id in set(badge_ids)],
+            )
+
+    async def remove_badge_entries(self, post_id: str, badge_ids: list[str]) -> None:
+        async with self.transaction() as db:
+            await db.executemany(
+                "DELETE FROM badge_entries WHERE post_id = ? AND badge_id = ?",
+                [(post_id, badge_id) for badge_id in set(badge_ids)],
+            )

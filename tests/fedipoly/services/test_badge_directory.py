@@ -19,10 +19,11 @@ from federation.client import FederationClient
 from federation.keys import generate_rsa_keypair
 from federation.ssrf import HostPolicy
 from federation.vocab import PUBLIC
-from fedipoly.badge_federation_models import BadgePeer
-from fedipoly.models import Follow, FollowState, new_id, utc_now
+from fedipoly.badge_federation_models import BadgePeer, PeerBadge
+from fedipoly.models import Follow, FollowState, RemoteActor, new_id, utc_now
 from fedipoly.services.actors import RemoteActors
 from fedipoly.services.badge_directory import (
+    FOLLOWER_PAGE_SIZE,
     MAX_DIRECTORY_PAGES,
     BadgeDirectoryService,
 )
@@ -222,6 +223,62 @@ async def test_a_peer_that_is_down_or_sends_junk_is_tried_again_later(
     assert not await directory.refresh_once()  # nothing else is due: no busy loop
 
 
+async def read_directory_listing(store: Store, peer: Peer, actors: list[RemoteActor]) -> None:
+    """As if the peer's directory had been read and listed these badge actors."""
+    now = utc_now()
+    await store.record_badge_peer_fetch(
+        peer.host,
+        fetched_at=now,
+        next_fetch_at=now + timedelta(hours=1),
+        error=None,
+        badges=[
+            PeerBadge(
+                host=peer.host,
+                slug=actor.username,
+                name=actor.username,
+                normalized_name=actor.username,
+                icon="",
+                holder_count=1,
+                actor_uri=actor.uri,
+                url=None,
+                updated=None,
+                fetched_at=now,
+            )
+            for actor in actors
+        ],
+    )
+
+
+async def ours_follow(store: Store, ours: str, theirs: str) -> None:
+    """Our badge actor follows a peer's badge actor, and was accepted."""
+    await store.upsert_follow(
+        Follow(
+            id=new_id(),
+            follower=ours,
+            followed=theirs,
+            activity_id=f"{ours}#follows/{new_id()}",
+            state=FollowState.ACCEPTED,
+            created_at=utc_now(),
+        ),
+        None,
+    )
+
+
+def peer_note(peer: Peer, author: RemoteActor, name: str, to: list[str]) -> str:
+    uri = f"{peer.origin}/notes/{name}"
+    peer.notes[name] = {
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": uri,
+        "type": "Note",
+        "attributedTo": author.uri,
+        "content": f"<p>{name}</p>",
+        "published": utc_now().isoformat(),
+        "to": to,
+        "cc": [author.followers_url],
+    }
+    return uri
+
+
 async def test_only_public_posts_of_an_approved_peer_badge_join_the_badge_page(
     store: Store, urls: Urls, peer: Peer, client: FederationClient
 ) -> None:
@@ -233,31 +290,11 @@ async def test_only_public_posts_of_an_approved_peer_badge_join_the_badge_page(
     carol = remote_actor("carol", peer.host, uri=f"{peer.origin}/users/carol")
     for actor in (peer_badge, carol):
         await store.upsert_remote_actor(actor)
-    await store.upsert_follow(
-        Follow(
-            id=new_id(),
-            follower=urls.badge_actor(chess.id),
-            followed=peer_badge.uri,
-            activity_id=f"{urls.badge_actor(chess.id)}#follows/{new_id()}",
-            state=FollowState.ACCEPTED,
-            created_at=utc_now(),
-        ),
-        None,
-    )
+    await read_directory_listing(store, peer, [peer_badge])
+    await ours_follow(store, urls.badge_actor(chess.id), peer_badge.uri)
 
     def note(name: str, to: list[str]) -> str:
-        uri = f"{peer.origin}/notes/{name}"
-        peer.notes[name] = {
-            "@context": "https://www.w3.org/ns/activitystreams",
-            "id": uri,
-            "type": "Note",
-            "attributedTo": carol.uri,
-            "content": f"<p>{name}</p>",
-            "published": utc_now().isoformat(),
-            "to": to,
-            "cc": [carol.followers_url],
-        }
-        return uri
+        return peer_note(peer, carol, name, to)
 
     async def announce(uri: str) -> None:
         activity = {"id": f"{peer_badge.uri}#announces/{new_id()}", "type": "Announce"}
@@ -289,3 +326,42 @@ async def test_only_public_posts_of_an_approved_peer_badge_join_the_badge_page(
     assert not [
         activity for activity in await sent_activities(store) if activity["type"] == "Announce"
     ]
+
+
+async def test_a_peer_post_announced_by_two_of_its_badges_stays_on_both_pages(
+    store: Store, urls: Urls, peer: Peer, client: FederationClient
+) -> None:
+    directory = directory_service(store, urls, client)
+    _actors, _posts, badges = services(store, urls)
+    ours = [await badges.get_badge(slug, None) for slug in ("chess", "open_source")]
+    await list_peer(store, peer, approved=True)
+    carol = remote_actor("carol", peer.host, uri=f"{peer.origin}/users/carol")
+    await store.upsert_remote_actor(carol)
+    theirs = []
+    for badge in ours:
+        actor = remote_actor(badge.slug, peer.host, uri=f"{peer.origin}/badge-actors/{badge.slug}")
+        await store.upsert_remote_actor(actor)
+        await ours_follow(store, urls.badge_actor(badge.id), actor.uri)
+        theirs.append(actor)
+    await read_directory_listing(store, peer, theirs)
+    # Many members follow the peer's chess badge too, all after our badge actor did.
+    for number in range(FOLLOWER_PAGE_SIZE + 1):
+        await ours_follow(store, f"{urls.base}/users/member{number}", theirs[0].uri)
+    uri = peer_note(peer, carol, "chess-bot-in-rust", [PUBLIC])
+
+    def announce_by(actor: RemoteActor) -> dict[str, Any]:
+        return {"id": f"{actor.uri}#announces/1", "type": "Announce", "object": uri}
+
+    async def pages() -> list[bool]:
+        return [
+            [post.uri for post in await store.badge_timeline(badge.id, before=None, limit=5)]
+            == [uri]
+            for badge in ours
+        ]
+
+    for actor in theirs:
+        assert await directory.on_announce(announce_by(actor), actor)
+    assert await pages() == [True, True]
+    # One badge withdrawing its announce takes the post off that badge's page only.
+    assert await directory.on_undo_announce(announce_by(theirs[0]), theirs[0])
+    assert await pages() == [False, True]

@@ -29,10 +29,11 @@ from fedipoly.services.moderation_policy import (
 )
 from fedipoly.services.notifications import NotificationService
 from fedipoly.services.posts import PostService
+from fedipoly.services.profiles import ProfileService
 from fedipoly.store import Store
 from fedipoly.urls import Urls
 from tests.contract.test_federation_store import post, remote_actor
-from tests.fedipoly.services.conftest import make_member, sent_activities
+from tests.fedipoly.services.conftest import add_remote_follower, make_member, sent_activities
 
 MASTODON_FLAG_ID = "https://remote.example/0b6e1c1e-4cfb-4b7a-9e4e-5d3a7f1f1a1a"
 
@@ -70,10 +71,15 @@ def moderation(
 
 @pytest.fixture
 def badge_moderation(
-    store: Store, badges: BadgeService, moderation: ModerationService
+    store: Store, badges: BadgeService, moderation: ModerationService, profiles: ProfileService
 ) -> BadgeModeration:
     return BadgeModeration(
-        store, badges, NotificationService(store, utc_now), moderation.audit, utc_now
+        store,
+        badges,
+        NotificationService(store, utc_now),
+        moderation.audit,
+        utc_now,
+        profiles=profiles,
     )
 
 
@@ -114,7 +120,13 @@ async def test_blocking_needs_an_admin_and_matches_subdomains(
     with pytest.raises(Forbidden):
         await moderation.block_domain(mod, "spam.example")
     admin = await make_member(store, "ada", Role.ADMIN)
+    covered = [remote_actor("a", "eu.spam.example"), remote_actor("b", "spam.example:8443")]
+    spared = remote_actor("c", "notspam.example")
+    for actor in (*covered, spared):
+        await store.upsert_remote_actor(actor)
     await moderation.block_domain(admin, "spam.example", "spam")
+    assert [await store.get_remote_actor(actor.uri) for actor in covered] == [None, None]
+    assert await store.get_remote_actor(spared.uri) is not None
     with pytest.raises(Conflict):
         await moderation.block_domain(admin, "SPAM.example")
     with pytest.raises(ValidationFailed):
@@ -301,3 +313,22 @@ async def test_only_moderators_merge_appoint_and_see_the_queue_of_merges(
     with pytest.raises(Forbidden):
         await badge_moderation.rename(alice, "python", "Snakes")
     assert await badge_moderation.alias_target("chess") is None
+
+
+async def test_a_merge_and_its_revert_tell_the_holders_followers_servers(
+    store: Store, urls: Urls, badges: BadgeService, badge_moderation: BadgeModeration, mod: Account
+) -> None:
+    alice = await make_member(store, "alice")
+    await add_remote_follower(store, urls, alice)
+    await badges.create_badge(
+        alice, slug="pyhton", display_name="Pyhton", color="#123456", icon="🐍"
+    )
+    await badges.approve(mod, "pyhton")
+    await sent_activities(store)  # the approval's own Update
+    merge = await badge_moderation.merge(mod, "pyhton", "python")
+    [update] = await sent_activities(store)
+    assert (update["type"], update["actor"]) == ("Update", urls.actor("alice"))
+    assert "Python" in json.dumps(update["object"]) and "Pyhton" not in json.dumps(update["object"])
+    await badge_moderation.revert_merge(mod, merge.id)
+    [update] = await sent_activities(store)
+    assert update["type"] == "Update" and "Pyhton" in json.dumps(update["object"])

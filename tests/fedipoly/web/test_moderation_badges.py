@@ -272,6 +272,9 @@ async def test_stewards_rename_their_badge_and_handle_its_reports_but_nothing_el
     status, page = await browse(client, "/moderation/badges/chess", alice)
     assert status == 200 and "Rename" in page and "Merge" not in page
     assert f'href="/moderation/reports/{badge_report["id"]}"' not in page  # closed already
+    status, page = await browse(client, f"/moderation/reports/{badge_report['id']}", alice)
+    assert status == 200 and "Closed (resolved): Renamed it" in page
+    assert 'href="/moderation/audit"' not in page  # the moderators' menu is not theirs
     status, _ = await browse(client, "/moderation/badges/python", alice)
     assert status == 403
 
