@@ -207,7 +207,7 @@ def build_collab(
     posts: PostService,
     moderation: ModerationService,
 ) -> CollabService:
-    """"Open to", collaboration requests, direct conversations and the Space Station."""
+    """The open-to catalogue, collaboration requests, direct conversations, Space Station."""
     config, urls, clock = app[appkeys.CONFIG], app[appkeys.URLS], app[appkeys.CLOCK]
     open_to = OpenToService(store, clock, app[appkeys.PROFILES].announce_update)
     conversations = ConversationService(store, posts, urls, clock)
@@ -267,6 +267,7 @@ def build_moderation(
         moderation.audit,
         clock,
         profiles=app[appkeys.PROFILES],
+        badge_actors=app[appkeys.BADGE_ACTORS],
     )
     return moderation
 

@@ -23,6 +23,7 @@ from fedipoly.models import Role, utc_now
 from fedipoly.services.accounts import AccountService
 from fedipoly.services.moderation import AuditLog, OperatorActions
 from fedipoly.store import create_store
+from fedipoly.urls import Urls
 
 log = logging.getLogger("fedipoly")
 
@@ -221,7 +222,7 @@ async def _with_operator(
     await store.open()
     try:
         audit = AuditLog(store, utc_now)
-        return await action(OperatorActions(store, audit, config.server.domain, utc_now))
+        return await action(OperatorActions(store, audit, Urls(config.server.base_url), utc_now))
     finally:
         await store.close()
 

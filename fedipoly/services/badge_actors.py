@@ -5,8 +5,8 @@ so a name with a dot can never be a member's and the two namespaces cannot colli
 id is keyed by the badge's id (urls.badge_actor), so a renamed badge keeps its followers.
 
 A badge actor accepts every follow at once and `Announce`s each public post written here by a
-member who holds the badge, tagged it and lets badge actors announce their posts (on by default,
-see `ANNOUNCES_DEFAULT`). When an edit drops the badge, the post is deleted or the member
+member who holds the badge, tagged it and opted in to badge announces (off until the member
+opts in, see `ANNOUNCES_DEFAULT`). When an edit drops the badge, the post is deleted or the member
 removes the badge, it sends `Undo{Announce}`. It never announces followers-only, direct or
 unlisted posts, nor anything written elsewhere. Announces are rate-limited per author and per
 badge; a post over a limit stays on the badge page but is not announced.
@@ -49,10 +49,11 @@ from fedipoly.urls import Urls
 log = logging.getLogger(__name__)
 
 HANDLE_PREFIX = "badge."
-# Default for members who never chose: on. Tagging a public post with a badge already files it
-# publicly on that badge's page here; the badge actor is the same listing for fediverse
-# readers, so the tag is the member's choice to be seen there. Members can switch it off.
-ANNOUNCES_DEFAULT = True
+# Default for members who never chose: off. The product promise is that badge actors share the
+# posts of holders who opted in (docs/product.md, Federation): being boosted to strangers'
+# timelines across the fediverse is a wider audience than this instance's badge page, so it
+# takes the member's explicit yes. Members switch it on in settings.
+ANNOUNCES_DEFAULT = False
 RATE_WINDOW = timedelta(hours=1)
 
 

@@ -38,6 +38,7 @@ from fedipoly.models import (
     new_id,
 )
 from fedipoly.moderation_models import BadgeMerge, Steward
+from fedipoly.services.badge_actors import BadgeActorService
 from fedipoly.services.badges import MAX_DISPLAY_NAME, BadgeService, clean_slug
 from fedipoly.services.moderation import MAX_REASON, AuditLog, require_moderator
 from fedipoly.services.notifications import NotificationService
@@ -80,10 +81,13 @@ class BadgeModeration:
         audit: AuditLog,
         clock: Clock,
         profiles: ProfileService | None = None,
+        badge_actors: BadgeActorService | None = None,
     ) -> None:
         # With `profiles`, members whose badge list a merge changed send Update{Person}, so
-        # their followers' servers see the new badge now (as BadgeService does).
+        # their followers' servers see the new badge now (as BadgeService does). With
+        # `badge_actors`, a merged badge's actor withdraws its announces (Undo{Announce}).
         self._profiles = profiles
+        self._badge_actors = badge_actors
         self._store = store
         self._badges = badges
         self._notifications = notifications
@@ -203,6 +207,11 @@ class BadgeModeration:
             created_at=now,
         )
         await self._store.create_badge_merge(merge)
+        if self._badge_actors is not None:
+            # The merged badge leaves the catalogue, so its actor's announces go too. A revert
+            # does not re-announce: like an approval, it should not flood followers with old
+            # posts; later posts carrying the badge are announced again.
+            await self._badge_actors.badge_withdrawn(source.id)
         await self._audit.record(
             moderator, "badge.merge", f"badge:{source.slug}→{target.slug}", text
         )

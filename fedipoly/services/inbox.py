@@ -188,24 +188,17 @@ class InboxService:
             await self._undo(activity, actor)
         elif kind == "Create":
             await self._create(activity, actor)
-            if self._moderation is not None:
-                await self._moderation.after_content(actor.uri)
         elif kind == "Flag":
             if self._moderation is not None:
                 await self._moderation.receive_flag(activity, actor)
         elif kind == "Update":
             await self._update(activity, actor)
-            if self._moderation is not None:
-                await self._moderation.after_content(actor.uri)
         elif kind == "Delete":
             target = id_of(activity.get("object"))
             if target:
                 await self._posts.delete_remote(target, actor)
         elif kind == "Announce":
             await self._announce(activity, actor)
-            boosted = await self._store.get_post_by_uri(id_of(activity.get("object")) or "")
-            if self._moderation is not None and boosted is not None and not boosted.is_local:
-                await self._moderation.after_content(boosted.author)  # a silenced author's post
 
     async def _undo(self, activity: dict[str, Any], actor: RemoteActor) -> None:
         inner = activity.get("object")

@@ -131,10 +131,11 @@ class OperatorActions:
     """Domain blocks and local suspensions, shared by the moderation service (after its role
     check) and the `fedipoly` command line (an operator; the audit log says "command line")."""
 
-    def __init__(self, store: Store, audit: AuditLog, own_domain: str, clock: Clock) -> None:
+    def __init__(self, store: Store, audit: AuditLog, urls: Urls, clock: Clock) -> None:
         self._store = store
         self._audit = audit
-        self._own_domain = own_domain
+        self._urls = urls
+        self._own_domain = urls.domain
         self._clock = clock
 
     async def block_domain(
@@ -184,6 +185,11 @@ class OperatorActions:
             raise Forbidden("only admins can suspend an admin")
         changed = await self._store.set_account_suspended(account.id, suspended)
         assert changed is not None
+        # Their posts leave (and come back to) every timeline, thread and post page others
+        # read, at read time: nothing about the posts themselves is rewritten.
+        await self._store.set_author_hidden(
+            self._urls.actor(account.username), RestrictionLevel.SUSPENDED if suspended else None
+        )
         action = "account.suspend" if suspended else "account.unsuspend"
         await self._audit.record(by, action, f"account:{account.username}", text)
         return changed
@@ -211,7 +217,7 @@ class ModerationService:
         self._urls = urls
         self._clock = clock
         self.audit = AuditLog(store, clock)
-        self.operator = OperatorActions(store, self.audit, urls.domain, clock)
+        self.operator = OperatorActions(store, self.audit, urls, clock)
 
     # --- reports from members ------------------------------------------------------------
 
@@ -288,6 +294,10 @@ class ModerationService:
         local account (or badge) it names. Mastodon sends it from its instance actor with the
         account and statuses in `object` and the comment in `content`
         (app/serializers/activitypub/flag_serializer.rb). Returns reports created."""
+        if await refused_actor(self._store, sender.uri):
+            # Queued before its server was blocked (or the sender suspended): the inbox
+            # refuses such senders now, and their reports are not wanted either.
+            return 0
         flag_id = id_of(activity) or ""
         comment = activity.get("content")
         text = comment.strip()[:MAX_COMMENT] if isinstance(comment, str) else ""
@@ -537,10 +547,10 @@ class ModerationService:
         uri = await self._remote_uri(actor)
         restriction = RemoteRestriction(uri, chosen, text, moderator.id, self._clock())
         await self._store.put_remote_restriction(restriction)
+        # Hidden at read time, so lifting a silence lists the posts again.
+        await self._store.set_author_hidden(uri, chosen)
         if chosen is RestrictionLevel.SUSPENDED:
             await self._store.delete_remote_actor(uri)
-        else:
-            await self._store.unlist_author_posts(uri)
         await self.audit.record(moderator, f"remote.{chosen.value}", uri, text)
         return restriction
 
@@ -550,6 +560,7 @@ class ModerationService:
         uri = actor.strip() if isinstance(actor, str) else ""
         if not await self._store.delete_remote_restriction(uri):
             raise NotFound("that account is not silenced or suspended")
+        await self._store.set_author_hidden(uri, None)
         await self.audit.record(moderator, "remote.lift", uri, text)
 
     async def remote_restrictions(self, moderator: Account) -> list[RemoteRestriction]:
@@ -597,12 +608,6 @@ class ModerationService:
     async def inbound_refusal(self, actor_uri: str) -> str | None:
         """Why a signed activity from this actor must be refused (403), or None."""
         return await refused_actor(self._store, actor_uri)
-
-    async def after_content(self, actor_uri: str) -> None:
-        """After a remote actor's post was stored: a silenced actor's posts stay unlisted."""
-        restriction = await self._store.get_remote_restriction(actor_uri)
-        if restriction is not None and restriction.level is RestrictionLevel.SILENCED:
-            await self._store.unlist_author_posts(actor_uri)
 
     # --- the audit log -------------------------------------------------------------------
 

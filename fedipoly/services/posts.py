@@ -42,6 +42,7 @@ from fedipoly.models import (
     Visibility,
     new_id,
 )
+from fedipoly.moderation_models import RestrictionLevel
 from fedipoly.names import normalize_phrase
 from fedipoly.services.actors import RemoteActors
 from fedipoly.services.badge_actors import BadgeActorService
@@ -691,7 +692,7 @@ class PostService:
         """The post if `reader` may see it (and, when given, it is that member's); 404 when
         not, never revealing that it exists; 410 once deleted."""
         post = await self._store.get_post(post_id)
-        if post is None or not await self.may_see(reader, post):
+        if post is None or not await self.may_see(reader, post) or await self._suspended(post):
             raise NotFound("no such post")
         if author_username is not None and post.author != self._urls.actor(author_username):
             raise NotFound("no such post")
@@ -829,9 +830,15 @@ class PostService:
         post = await self._store.get_post(post_id)
         if account is None or post is None or post.local_account_id != account.id:
             raise NotFound("no such post")
+        if account.suspended:
+            raise NotFound("no such post")  # back when the suspension is lifted
         if post.deleted_at is not None:
             raise Gone("this post was deleted")
         return account, post
+
+    async def _suspended(self, post: Post) -> bool:
+        """Whether moderation hides everything by the post's author (a suspension)."""
+        return await self._store.author_hidden(post.author) is RestrictionLevel.SUSPENDED
 
     async def public_posts(
         self, author: Account, *, before: Cursor | None, limit: int

@@ -56,6 +56,7 @@ from fedipoly.moderation_models import (
     Report,
     ReportState,
     ReportTarget,
+    RestrictionLevel,
     Steward,
 )
 
@@ -569,10 +570,13 @@ class ModerationStore(Protocol):
         """Newest first."""
         ...
 
-    async def unlist_author_posts(self, author: str) -> int:
-        """Mark the author's posts unlisted (off the public timelines) and take them off
-        every badge timeline; returns how many posts changed."""
+    async def set_author_hidden(self, actor_uri: str, level: RestrictionLevel | None) -> None:
+        """Hide an author's posts from what others read, at read time (None: show them
+        again). SILENCED: off the local, federated and badge timelines; SUSPENDED: off
+        every timeline and thread too. The set stays small: one row per restricted author."""
         ...
+
+    async def author_hidden(self, actor_uri: str) -> RestrictionLevel | None: ...
 
     async def set_account_suspended(self, account_id: str, suspended: bool) -> Account | None: ...
 

@@ -131,7 +131,9 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
                 {},
             )
     response = await handler(request)
-    if not cookie_token and not response.prepared:
+    # Only pages carry forms; JSON, ActivityPub and media answers don't need the cookie, and
+    # setting it there costs every federation GET a random draw and a Set-Cookie header.
+    if not cookie_token and not response.prepared and response.content_type == "text/html":
         config = request.app[appkeys.CONFIG]
         response.set_cookie(
             CSRF_COOKIE,

@@ -48,6 +48,15 @@ def test_links() -> None:
     assert nodeinfo_path("2.1") == "/nodeinfo/2.1"
 
 
+def test_links_name_the_application_actor_as_fep_2677_says() -> None:
+    links = nodeinfo_links("https://our.host", "https://our.host/actor")["links"]
+    assert links[-1] == {
+        "rel": "https://www.w3.org/ns/activitystreams#Application",
+        "href": "https://our.host/actor",
+    }
+    assert links[:-1] == nodeinfo_links("https://our.host")["links"]
+
+
 def test_content_type() -> None:
     assert NODEINFO_CONTENT_TYPE == (
         'application/json; profile="http://nodeinfo.diaspora.software/ns/schema/2.1#"'

@@ -43,7 +43,7 @@ async def test_fedify_follows_a_badge_by_handle_and_gets_only_public_tagged_post
         alice, bob = await alpha.member("alice"), await alpha.member("bob")
         await badges.add_badges(alice, ["chess"])
         await badges.add_badges(bob, ["chess"])
-        await badge_actors.set_announces_enabled(bob, False)  # bob keeps his posts local
+        await badge_actors.set_announces_enabled(alice, True)  # alice opts in; bob never did
         chess = await badges.get_badge("chess", None)
         chess_actor = badge_actors.actor_uri(chess)
 
@@ -121,6 +121,7 @@ async def test_removing_the_badge_withdraws_its_announces(tmp_path: Path) -> Non
         badge_actors = alpha.app[appkeys.BADGE_ACTORS]
         alice = await alpha.member("alice")
         await badges.add_badges(alice, ["chess"])
+        await badge_actors.set_announces_enabled(alice, True)
         chess_actor = badge_actors.actor_uri(await badges.get_badge("chess", None))
         await peer.follow(handle=f"badge.chess@{alpha.domain}", scheme="http")
         await peer.wait_for(_by(chess_actor, "Accept"), timeout=WAIT)

@@ -31,6 +31,8 @@ async def test_an_approved_peer_shows_its_holders_and_announced_posts_on_the_bad
         alice, carol = await a.member("alice"), await a.member("carol")
         await a_badges.add_badges(alice, ["chess"])
         await a_badges.add_badges(carol, ["chess"])
+        for holder in (alice, carol):  # badge announces are opt-in
+            await a.app[appkeys.BADGE_ACTORS].set_announces_enabled(holder, True)
         admin = await _admin(b, "boss")
         bob = await b.member("bob")
         b_store, b_directory = b.app[appkeys.STORE], b.app[appkeys.BADGE_DIRECTORY]

@@ -182,4 +182,12 @@ MIGRATIONS: list[tuple[int, list[IndexSpec]]] = [
             ("media", [("state", 1), ("created_at", 1)], {}),
         ],
     ),
+    (
+        10,
+        # hidden_authors (see the SQLite migration 10): `_id` is the actor URI; the timelines
+        # read the suspended ones by level.
+        [
+            ("hidden_authors", [("level", 1)], {}),
+        ],
+    ),
 ]

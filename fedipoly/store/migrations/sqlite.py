@@ -490,4 +490,21 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX media_by_state ON media (state, created_at);
         """,
     ),
+    (
+        10,
+        # Authors moderation hides at read time (silenced: off the public timelines;
+        # suspended: off everything others read), so lifting the restriction shows their
+        # posts again. Filled from the restrictions and suspensions made before.
+        """
+        CREATE TABLE hidden_authors (
+            actor_uri TEXT PRIMARY KEY,
+            level TEXT NOT NULL
+        ) WITHOUT ROWID;
+        INSERT INTO hidden_authors (actor_uri, level)
+            SELECT actor_uri, level FROM remote_restrictions;
+        INSERT OR IGNORE INTO hidden_authors (actor_uri, level)
+            SELECT DISTINCT p.author, 'suspended' FROM posts p
+            JOIN accounts a ON a.id = p.local_account_id WHERE a.suspended = 1;
+        """,
+    ),
 ]

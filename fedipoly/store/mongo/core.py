@@ -77,6 +77,12 @@ class MongoCore:
         assert stored is not None
         return stored
 
+    async def hidden_authors(self, *, suspended_only: bool) -> list[str]:
+        """Authors moderation hides at read time (one row each, so a small set): the
+        timelines add `author: {$nin: ...}` to their index-ordered scans."""
+        query = {"level": "suspended"} if suspended_only else {}
+        return [doc["_id"] async for doc in self.mdb.hidden_authors.find(query, {"_id": 1})]
+
     async def _migrate(self) -> None:
         applied = {doc["_id"] async for doc in self.mdb.schema_migrations.find({}, {"_id": 1})}
         for version, indexes in MIGRATIONS:

@@ -626,6 +626,7 @@ class MongoFederation(MongoCore):
         self, owner_id: str, *, before: Cursor | None, limit: int
     ) -> list[Post]:
         posts: list[Post] = []
+        hidden = await self.hidden_authors(suspended_only=True)
         # Entries of tombstoned posts are skipped; read on so the page still holds `limit` posts.
         while len(posts) < limit:
             wanted = limit - len(posts)
@@ -639,7 +640,9 @@ class MongoFederation(MongoCore):
             post_ids = [entry["post_id"] for entry in entries]
             found = {
                 doc["_id"]: _post(doc)
-                async for doc in self.mdb.posts.find({"_id": {"$in": post_ids}, "deleted_at": None})
+                async for doc in self.mdb.posts.find(
+                    {"_id": {"$in": post_ids}, "deleted_at": None, "author": {"$nin": hidden}}
+                )
             }
             posts.extend(found[post_id] for post_id in post_ids if post_id in found)
             if len(entries) < wanted:

@@ -181,14 +181,17 @@ class MongoModeration(MongoCore):
         cursor = self.mdb.remote_restrictions.find().sort([("created_at", -1), ("_id", 1)])
         return [_restriction(doc) async for doc in cursor]
 
-    async def unlist_author_posts(self, author: str) -> int:
-        post_ids = [doc["_id"] async for doc in self.mdb.posts.find({"author": author}, {"_id": 1})]
-        if post_ids:
-            await self.mdb.badge_entries.delete_many({"post_id": {"$in": post_ids}})
-        result = await self.mdb.posts.update_many(
-            {"author": author, "unlisted": {"$ne": True}}, {"$set": {"unlisted": True}}
+    async def set_author_hidden(self, actor_uri: str, level: RestrictionLevel | None) -> None:
+        if level is None:
+            await self.mdb.hidden_authors.delete_one({"_id": actor_uri})
+            return
+        await self.mdb.hidden_authors.update_one(
+            {"_id": actor_uri}, {"$set": {"level": level.value}}, upsert=True
         )
-        return result.modified_count
+
+    async def author_hidden(self, actor_uri: str) -> RestrictionLevel | None:
+        doc = await self.mdb.hidden_authors.find_one({"_id": actor_uri})
+        return RestrictionLevel(doc["level"]) if doc else None
 
     # --- local accounts ------------------------------------------------------------------
 

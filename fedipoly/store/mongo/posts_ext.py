@@ -80,6 +80,7 @@ class MongoPostsExt(MongoCore):
         self, badge_id: str, *, before: Cursor | None, limit: int
     ) -> list[Post]:
         posts: list[Post] = []
+        hidden = await self.hidden_authors(suspended_only=False)
         # Entries whose post was deleted or made non-public are skipped; read on so the page
         # still holds `limit` posts.
         while len(posts) < limit:
@@ -100,6 +101,7 @@ class MongoPostsExt(MongoCore):
                         "deleted_at": None,
                         "visibility": "public",
                         "unlisted": {"$ne": True},
+                        "author": {"$nin": hidden},
                     }
                 )
             }
@@ -121,6 +123,7 @@ class MongoPostsExt(MongoCore):
         query = (
             scope
             | {"visibility": "public", "unlisted": {"$ne": True}, "deleted_at": None}
+            | {"author": {"$nin": await self.hidden_authors(suspended_only=False)}}
             | _before_filter("published", "_id", before)
         )
         cursor = self.mdb.posts.find(query).sort([("published", -1), ("_id", -1)]).limit(limit)
@@ -130,7 +133,13 @@ class MongoPostsExt(MongoCore):
         if limit <= 0:
             return []
         cursor = (
-            self.mdb.posts.find({"reply_root": root_uri, "deleted_at": None})
+            self.mdb.posts.find(
+                {
+                    "reply_root": root_uri,
+                    "deleted_at": None,
+                    "author": {"$nin": await self.hidden_authors(suspended_only=True)},
+                }
+            )
             .sort([("published", 1), ("_id", 1)])
             .limit(limit)
         )

@@ -644,6 +644,8 @@ class SqliteFederation(SqliteCore):
         rows = await self.fetch_all(
             "SELECT p.* FROM timeline_entries t JOIN posts p ON p.id = t.post_id"
             f" WHERE t.owner_id = ?{clause} AND p.deleted_at IS NULL"
+            # Suspended authors' posts are hidden at read time (see posts_ext.SUSPENDED).
+            " AND p.author NOT IN (SELECT actor_uri FROM hidden_authors WHERE level = 'suspended')"
             " ORDER BY t.published DESC, t.post_id DESC LIMIT ?",
             (*params, limit),
         )

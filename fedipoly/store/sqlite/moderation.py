@@ -180,16 +180,21 @@ class SqliteModeration(SqliteCore):
         )
         return [_restriction(row) for row in rows]
 
-    async def unlist_author_posts(self, author: str) -> int:
-        async with self.transaction() as db:
-            await db.execute(
-                "DELETE FROM badge_entries WHERE post_id IN (SELECT id FROM posts WHERE author = ?)",
-                (author,),
-            )
-            cursor = await db.execute(
-                "UPDATE posts SET unlisted = 1 WHERE author = ? AND unlisted = 0", (author,)
-            )
-            return cursor.rowcount
+    async def set_author_hidden(self, actor_uri: str, level: RestrictionLevel | None) -> None:
+        if level is None:
+            await self.execute("DELETE FROM hidden_authors WHERE actor_uri = ?", (actor_uri,))
+            return
+        await self.execute(
+            "INSERT INTO hidden_authors (actor_uri, level) VALUES (?, ?)"
+            " ON CONFLICT (actor_uri) DO UPDATE SET level = excluded.level",
+            (actor_uri, level.value),
+        )
+
+    async def author_hidden(self, actor_uri: str) -> RestrictionLevel | None:
+        row = await self.fetch_one(
+            "SELECT level FROM hidden_authors WHERE actor_uri = ?", (actor_uri,)
+        )
+        return RestrictionLevel(row["level"]) if row else None
 
     # --- local accounts ------------------------------------------------------------------
 

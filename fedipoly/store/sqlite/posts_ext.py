@@ -14,6 +14,11 @@ from fedipoly.store.base import Cursor
 from fedipoly.store.sqlite.core import SqliteCore, to_db_time
 from fedipoly.store.sqlite.federation import _before_clause, _post
 
+# Moderation hides restricted authors at read time (store/*/moderation.py): the subquery
+# reads the small hidden_authors table once per query; the range scans stay as they are.
+HIDDEN = " AND {author} NOT IN (SELECT actor_uri FROM hidden_authors)"
+SUSPENDED = " AND {author} NOT IN (SELECT actor_uri FROM hidden_authors WHERE level = 'suspended')"
+
 
 class SqlitePostsExt(SqliteCore):
     async def replace_badge_entries(self, post: Post, badge_ids: list[str]) -> None:
@@ -50,7 +55,8 @@ class SqlitePostsExt(SqliteCore):
             "SELECT p.* FROM badge_entries b JOIN posts p ON p.id = b.post_id"
             f" WHERE b.badge_id = ?{clause} AND p.deleted_at IS NULL AND p.visibility = 'public'"
             " AND p.unlisted = 0"
-            " ORDER BY b.published DESC, b.post_id DESC LIMIT ?",
+            + HIDDEN.format(author="p.author")
+            + " ORDER BY b.published DESC, b.post_id DESC LIMIT ?",
             (*params, limit),
         )
         return [_post(row) for row in rows]
@@ -65,7 +71,9 @@ class SqlitePostsExt(SqliteCore):
         clause, params = _before_clause("published", before)
         rows = await self.fetch_all(
             f"SELECT * FROM posts WHERE visibility = 'public' AND unlisted = 0 {scope}{clause}"
-            " AND deleted_at IS NULL ORDER BY published DESC, id DESC LIMIT ?",
+            " AND deleted_at IS NULL"
+            + HIDDEN.format(author="author")
+            + " ORDER BY published DESC, id DESC LIMIT ?",
             (*params, limit),
         )
         return [_post(row) for row in rows]
@@ -73,7 +81,8 @@ class SqlitePostsExt(SqliteCore):
     async def thread_posts(self, root_uri: str, *, limit: int) -> list[Post]:
         rows = await self.fetch_all(
             "SELECT * FROM posts WHERE reply_root = ? AND deleted_at IS NULL"
-            " ORDER BY published, id LIMIT ?",
+            + SUSPENDED.format(author="author")
+            + " ORDER BY published, id LIMIT ?",
             (root_uri, limit),
         )
         return [_post(row) for row in rows]

@@ -72,6 +72,7 @@ async def follow_badge(store: Store, actors: BadgeActorService, badge: Badge) ->
 async def chess_holder(store: Store, badges: BadgeService, username: str) -> Account:
     member = await make_member(store, username)
     await badges.add_badges(member, ["chess"])
+    await store.set_badge_announce_preference(member.id, True)  # holders opt in
     return member
 
 
@@ -98,6 +99,8 @@ async def test_only_public_listed_posts_of_opted_in_holders_are_announced(
     alice = await chess_holder(store, badges, "alice")
     shy = await chess_holder(store, badges, "shy")
     await actors.set_announces_enabled(shy, False)
+    undecided = await make_member(store, "undecided")  # holds chess, never opted in
+    await badges.add_badges(undecided, ["chess"])
     outsider = await make_member(store, "outsider")  # tags chess without holding it
 
     public = await posts.create(alice, "won", Visibility.PUBLIC, activity_tags=[CHESS])
@@ -105,11 +108,13 @@ async def test_only_public_listed_posts_of_opted_in_holders_are_announced(
     await posts.create(alice, "secret", Visibility.DIRECT, activity_tags=[CHESS])
     await posts.create(alice, "untagged", Visibility.PUBLIC)
     await posts.create(shy, "shy won", Visibility.PUBLIC, activity_tags=[CHESS])
+    await posts.create(undecided, "undecided won", Visibility.PUBLIC, activity_tags=[CHESS])
     await posts.create(outsider, "outsider won", Visibility.PUBLIC, activity_tags=[CHESS])
 
     assert announces(await sent_activities(store)) == [public.uri]
-    assert ANNOUNCES_DEFAULT is True and await actors.announces_enabled(alice)
+    assert ANNOUNCES_DEFAULT is False and await actors.announces_enabled(alice)
     assert not await actors.announces_enabled(shy)
+    assert not await actors.announces_enabled(undecided)
 
 
 async def test_announces_are_rate_limited_per_author_and_per_badge(

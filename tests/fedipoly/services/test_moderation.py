@@ -270,12 +270,8 @@ async def test_suspending_a_remote_account_purges_it_and_refuses_its_traffic(
 
     await moderation.restrict_remote(mod, dave.uri, "silenced")
     assert await moderation.inbound_refusal(dave.uri) is None  # silenced, still heard
-    quiet = await store.get_post_by_uri(daves.uri)
-    assert quiet is not None and quiet.unlisted
     later = post(dave.uri, published=utc_now())
-    await store.insert_post(later)
-    await moderation.after_content(dave.uri)
-    assert (await store.get_post_by_uri(later.uri)).unlisted  # type: ignore[union-attr]
+    await store.insert_post(later)  # arriving after the silence: hidden too, at read time
     assert await store.public_timeline(before=None, limit=10) == []
 
     levels = {r.actor_uri: r.level for r in await moderation.remote_restrictions(mod)}

@@ -389,3 +389,21 @@ async def test_open_registration_needs_no_invite(
     async with open_client(config) as client:
         assert 'name="invite"' not in await (await client.get("/signup")).text()
         assert (await sign_up_page(client, "alice")).status == 303
+
+
+async def test_only_pages_set_the_csrf_cookie(client: TestClient) -> None:
+    """Forms live on pages; JSON, WebFinger and ActivityPub answers carry no Set-Cookie."""
+    await sign_up_page(client, "alice", invite=await operator_invite(client))
+    client.session.cookie_jar.clear()
+    domain = client.app[appkeys.URLS].domain
+    for path, accept in (
+        (f"/.well-known/webfinger?resource=acct:alice@{domain}", "application/jrd+json"),
+        ("/users/alice", "application/activity+json"),
+        ("/nodeinfo/2.1", "application/json"),
+        ("/healthz", "application/json"),
+    ):
+        answer = await client.get(path, headers={"Accept": accept})
+        assert answer.status == 200, path
+        assert "Set-Cookie" not in answer.headers, path
+    page = await client.get("/login", headers={"Accept": "text/html"})
+    assert set_cookie(page, CSRF_COOKIE)["httponly"]

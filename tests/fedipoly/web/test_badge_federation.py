@@ -261,6 +261,12 @@ async def test_members_choose_whether_badges_announce_their_posts(
 ) -> None:
     assert await api(client, "GET", "/api/v1/profile/badge-announces", alice) == (
         200,
+        {"enabled": False},  # opt-in: off until the member says yes
+    )
+    assert await api(
+        client, "PUT", "/api/v1/profile/badge-announces", alice, {"enabled": True}
+    ) == (
+        200,
         {"enabled": True},
     )
     assert await api(

@@ -1,0 +1,247 @@
+"""Moderation's reach beyond its own pages (both backends): a merged badge's actor withdraws
+its announces, suspended and silenced accounts' posts leave what others read (and return when
+lifted), and every moderator action leaves an audit entry."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from federation.client import FederationClient
+from federation.ssrf import HostPolicy
+from fedipoly.models import Account, PostActivityTag, Role, Visibility, utc_now
+from fedipoly.moderation_models import DomainBlock, ReportTarget
+from fedipoly.services.actors import RemoteActors
+from fedipoly.services.badge_moderation import BadgeModeration
+from fedipoly.services.badges import BadgeService
+from fedipoly.services.delivery import Deliverer
+from fedipoly.services.keys import make_signer
+from fedipoly.services.moderation import MAX_COMMENT, MAX_FLAG_TARGETS, AuditLog, ModerationService
+from fedipoly.services.notifications import NotificationService
+from fedipoly.services.posts import PostService
+from fedipoly.store import Store
+from fedipoly.urls import Urls
+from tests.contract.test_federation_store import post, remote_actor
+from tests.fedipoly.services.conftest import make_member, sent_activities
+from tests.fedipoly.services.test_badge_actors import follow_badge, services
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[FederationClient]:
+    # Started, but it reaches nothing: HostPolicy() refuses loopback and private addresses.
+    async with FederationClient(HostPolicy(), "Fedipoly-tests") as started:
+        yield started
+
+
+@pytest.fixture
+def posts(store: Store, urls: Urls, client: FederationClient) -> PostService:
+    return PostService(store, Deliverer(store, client, urls, utc_now, "unused"), urls, utc_now)
+
+
+@pytest.fixture
+def moderation(
+    store: Store, urls: Urls, client: FederationClient, posts: PostService, badges: BadgeService
+) -> ModerationService:
+    return ModerationService(
+        store,
+        actors=RemoteActors(store, client, urls, make_signer("k", "unused", utc_now), utc_now),
+        deliverer=Deliverer(store, client, urls, utc_now, "unused instance key"),
+        posts=posts,
+        badges=badges,
+        notifications=NotificationService(store, utc_now),
+        urls=urls,
+        clock=utc_now,
+    )
+
+
+@pytest.fixture
+def badge_moderation(
+    store: Store, badges: BadgeService, moderation: ModerationService
+) -> BadgeModeration:
+    notifications = NotificationService(store, utc_now)
+    return BadgeModeration(store, badges, notifications, moderation.audit, utc_now)
+
+
+@pytest.fixture
+async def mod(store: Store) -> Account:
+    return await make_member(store, "mod", Role.MODERATOR)
+
+
+@pytest.fixture
+async def alice(store: Store) -> Account:
+    return await make_member(store, "alice")
+
+
+async def test_merging_an_announced_badge_withdraws_its_announces_and_a_revert_sends_none(
+    store: Store, urls: Urls, mod: Account
+) -> None:
+    actors, post_service, badges = services(store, urls)
+    creator = await make_member(store, "creator")
+    await badges.create_badge(
+        creator, slug="chesss", display_name="Chesss", color="#123456", icon="♟"
+    )
+    await badges.approve(mod, "chesss")
+    chesss = await badges.get_badge("chesss", None)
+    await badges.add_badges(creator, ["chesss"])
+    await actors.set_announces_enabled(creator, True)
+    await follow_badge(store, actors, chesss)
+    tagged = await post_service.create(
+        creator, "a game", Visibility.PUBLIC, activity_tags=[PostActivityTag("A game", "chesss")]
+    )
+    sent = await sent_activities(store)
+    assert any(
+        activity["type"] == "Announce" and activity["object"] == tagged.uri for activity in sent
+    ), [(a["type"], a.get("object")) for a in sent]
+    merging = BadgeModeration(
+        store,
+        badges,
+        NotificationService(store, utc_now),
+        AuditLog(store, utc_now),
+        utc_now,
+        badge_actors=actors,
+    )
+    merge = await merging.merge(mod, "chesss", "chess")
+    undos = [
+        activity["object"]["object"]
+        for activity in await sent_activities(store)
+        if activity["type"] == "Undo" and activity["actor"] == actors.actor_uri(chesss)
+    ]
+    assert undos == [tagged.uri]
+    assert await actors.outbox_total(chesss) == 0
+
+    await merging.revert_merge(mod, merge.id)
+    assert not [a for a in await sent_activities(store) if a["type"] == "Announce"]
+
+
+async def test_lifting_a_silence_lists_the_accounts_posts_again(
+    store: Store, moderation: ModerationService, mod: Account
+) -> None:
+    dave = remote_actor("dave")
+    await store.upsert_remote_actor(dave)
+    earlier = post(dave.uri, published=utc_now())
+    await store.insert_post(earlier)
+    await moderation.restrict_remote(mod, dave.uri, "silenced")
+    later = post(dave.uri, published=utc_now())
+    await store.insert_post(later)  # arrives while silenced
+    assert await store.public_timeline(before=None, limit=10) == []
+    await moderation.lift_remote(mod, dave.uri)
+    listed = await store.public_timeline(before=None, limit=10)
+    assert {item.uri for item in listed} == {earlier.uri, later.uri}
+
+
+async def test_flags_are_bounded_local_only_and_refused_from_blocked_servers(
+    store: Store, urls: Urls, moderation: ModerationService, posts: PostService, alice: Account
+) -> None:
+    sender = remote_actor("remote.example", uri="https://remote.example/actor")
+    many = [await posts.create(alice, f"post {n}", Visibility.PUBLIC) for n in range(8)]
+    flag = {
+        "id": "https://remote.example/flags/1",
+        "type": "Flag",
+        "actor": sender.uri,
+        "content": "x" * (MAX_COMMENT * 5),
+        "object": [urls.actor("alice"), *(item.uri for item in many)],
+    }
+    assert await moderation.receive_flag(flag, sender) == MAX_FLAG_TARGETS
+    reports = await store.list_reports(None, before=None, limit=50)
+    assert {len(report.comment) for report in reports} == {MAX_COMMENT}
+    assert {report.target_kind for report in reports} == {ReportTarget.POST}
+
+    elsewhere = flag | {
+        "id": "https://remote.example/flags/2",
+        "object": ["https://remote.example/users/x", "https://other.example/notes/1"],
+    }
+    assert await moderation.receive_flag(elsewhere, sender) == 0
+
+    await store.put_domain_block(DomainBlock("remote.example", "", None, utc_now()))
+    queued_before_the_block = flag | {"id": "https://remote.example/flags/3"}
+    assert await moderation.receive_flag(queued_before_the_block, sender) == 0
+    assert len(await store.list_reports(None, before=None, limit=50)) == MAX_FLAG_TARGETS
+
+
+# What members and other servers do, and what only reads: no audit entry expected.
+NOT_MODERATOR_ACTIONS = {
+    ModerationService: {
+        "report",
+        "receive_flag",
+        "reports",
+        "badge_reports",
+        "get_report",
+        "remote_restrictions",
+        "domain_blocks",
+        "audit_log",
+        "inbound_refusal",
+    },
+    BadgeModeration: {
+        "authorised_badge",
+        "alias_target",
+        "merges",
+        "stewards",
+        "is_steward",
+    },
+}
+
+
+def public_methods(cls: type) -> set[str]:
+    return {
+        name
+        for name, member in inspect.getmembers(cls, inspect.iscoroutinefunction)
+        if not name.startswith("_")
+    }
+
+
+async def test_every_moderator_action_writes_an_audit_entry(
+    store: Store,
+    badges: BadgeService,
+    moderation: ModerationService,
+    badge_moderation: BadgeModeration,
+    mod: Account,
+    alice: Account,
+) -> None:
+    admin = await make_member(store, "ada", Role.ADMIN)
+    dave = remote_actor("dave")
+    await store.upsert_remote_actor(dave)
+    for slug in ("pyhton", "snek", "spam"):
+        await badges.create_badge(
+            alice, slug=slug, display_name=slug.title(), color="#123456", icon="🐍"
+        )
+    report = await moderation.report(alice, "badge", "chess", "off topic")
+    merged: list[str] = []
+
+    async def merge() -> None:
+        merged.append((await badge_moderation.merge(mod, "pyhton", "python")).id)
+
+    m, b = moderation, badge_moderation
+    # In order: each later step may rely on an earlier one (approve before merge, ...).
+    actions: dict[tuple[type, str], Callable[[], Awaitable[Any]]] = {
+        (ModerationService, "resolve_report"): lambda: m.resolve_report(
+            mod, report.id, action="dismiss"
+        ),
+        (ModerationService, "suspend_account"): lambda: m.suspend_account(mod, "alice"),
+        (ModerationService, "unsuspend_account"): lambda: m.unsuspend_account(mod, "alice"),
+        (ModerationService, "restrict_remote"): lambda: m.restrict_remote(
+            mod, dave.uri, "silenced"
+        ),
+        (ModerationService, "lift_remote"): lambda: m.lift_remote(mod, dave.uri),
+        (ModerationService, "block_domain"): lambda: m.block_domain(admin, "spam.example"),
+        (ModerationService, "unblock_domain"): lambda: m.unblock_domain(admin, "spam.example"),
+        (BadgeModeration, "approve"): lambda: b.approve(mod, "pyhton"),
+        (BadgeModeration, "reject"): lambda: b.reject(mod, "spam", "not a passion"),
+        (BadgeModeration, "rename"): lambda: b.rename(mod, "chess", "Chess and Go"),
+        (BadgeModeration, "merge"): merge,
+        (BadgeModeration, "revert_merge"): lambda: b.revert_merge(mod, merged[0]),
+        (BadgeModeration, "appoint_steward"): lambda: b.appoint_steward(mod, "chess", "alice"),
+        (BadgeModeration, "dismiss_steward"): lambda: b.dismiss_steward(mod, "chess", "alice"),
+    }
+    for cls, reads in NOT_MODERATOR_ACTIONS.items():
+        covered = {name for owner, name in actions if owner is cls}
+        assert public_methods(cls) == covered | reads, f"classify every {cls.__name__} method"
+
+    for (cls, name), act in actions.items():
+        before = await store.list_audit_entries(before=None, limit=1)
+        await act()
+        newest = await store.list_audit_entries(before=None, limit=1)
+        assert newest != before, f"{cls.__name__}.{name} left no audit entry"
+        assert newest[0].moderator_id in (mod.id, admin.id), name
