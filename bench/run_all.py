@@ -1,7 +1,7 @@
 """Run every load benchmark and print the README's Performance table (Markdown).
 
-    .venv/bin/python bench/run_all.py            # full scale, as in the README (~15 min)
-    .venv/bin/python bench/run_all.py --quick    # reduced scale and durations (~4 min)
+    .venv/bin/python bench/run_all.py            # full scale, as in the README (~20 min)
+    .venv/bin/python bench/run_all.py --quick    # reduced scale and durations (~6 min)
 
 Runs discovery_bench.py, inbox_bench.py, delivery_bench.py and soak.py one after the other
 (each pins its server to CPU 0 and its load to CPU 1, so run nothing else meanwhile), keeps

@@ -32,6 +32,7 @@ from fedipoly.services.badge_directory import BadgeDirectoryService
 from fedipoly.services.collab import CollabService
 from fedipoly.services.follows import FollowService
 from fedipoly.services.moderation import ModerationService
+from fedipoly.services.moderation_policy import blocked_domain
 from fedipoly.services.posts import PostService
 from fedipoly.store.base import Store
 from fedipoly.urls import Urls
@@ -261,6 +262,8 @@ class InboxService:
             return
         existing = await self._store.get_post_by_uri(object_id)
         if existing is None:
+            if await blocked_domain(self._store, object_id) is not None:
+                return  # a boost of a blocked server's post: never fetched, never shown
             fetched = await self._client.get_json(object_id, signer=self._signer)
             note = fetched.data or {}
             author_uri = id_of(note.get("attributedTo"))

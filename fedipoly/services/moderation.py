@@ -19,6 +19,7 @@ applies to that port only. Blocked servers are refused at three places:
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +35,7 @@ from fedipoly.moderation_models import (
     ReportTarget,
     RestrictionLevel,
 )
-from fedipoly.services.actors import RemoteActors
+from fedipoly.services.actors import BIDI_CONTROLS, RemoteActors
 from fedipoly.services.badges import BadgeService, clean_limit, clean_slug
 from fedipoly.services.delivery import Deliverer
 from fedipoly.services.moderation_policy import clean_domain, domain_candidates, refused_actor
@@ -107,12 +108,30 @@ def _comment(text: str | None) -> str:
         return ""
     if not isinstance(text, str):
         raise ValidationFailed("the comment is text", {"field": "comment"})
-    cleaned = text.strip()
+    cleaned = text.replace("\r\n", "\n").strip()
+    if any(_disguising(char) for char in cleaned):
+        raise ValidationFailed(
+            "control characters are not allowed in a comment", {"field": "comment"}
+        )
     if len(cleaned) > MAX_COMMENT:
         raise ValidationFailed(
             f"a comment has at most {MAX_COMMENT} characters", {"field": "comment"}
         )
     return cleaned
+
+
+def _disguising(char: str) -> bool:
+    """Control characters and bidirectional overrides: they hide or reorder what a
+    moderator reads. Line breaks and tabs are fine."""
+    if char in "\n\t":
+        return False
+    return unicodedata.category(char) == "Cc" or ord(char) in BIDI_CONTROLS
+
+
+def _remote_comment(text: str) -> str:
+    """A Flag's comment as moderators will read it: without disguising characters (another
+    server's text cannot be refused, only cleaned), at most MAX_COMMENT characters."""
+    return "".join(char for char in text if not _disguising(char)).strip()[:MAX_COMMENT]
 
 
 def _report_state(state: str | None) -> ReportState | None:
@@ -300,7 +319,7 @@ class ModerationService:
             return 0
         flag_id = id_of(activity) or ""
         comment = activity.get("content")
-        text = comment.strip()[:MAX_COMMENT] if isinstance(comment, str) else ""
+        text = _remote_comment(comment) if isinstance(comment, str) else ""
         targets = await self._flag_targets(as_list(activity.get("object")))
         now = self._clock()
         created = 0

@@ -12,12 +12,23 @@ import pytest
 
 from federation.client import FederationClient
 from federation.ssrf import HostPolicy
-from fedipoly.models import Account, PostActivityTag, Role, Visibility, utc_now
+from fedipoly.models import (
+    Account,
+    Follow,
+    FollowState,
+    PostActivityTag,
+    Role,
+    Visibility,
+    new_id,
+    utc_now,
+)
 from fedipoly.moderation_models import DomainBlock, ReportTarget
 from fedipoly.services.actors import RemoteActors
 from fedipoly.services.badge_moderation import BadgeModeration
 from fedipoly.services.badges import BadgeService
 from fedipoly.services.delivery import Deliverer
+from fedipoly.services.follows import FollowService
+from fedipoly.services.inbox import InboxService
 from fedipoly.services.keys import make_signer
 from fedipoly.services.moderation import MAX_COMMENT, MAX_FLAG_TARGETS, AuditLog, ModerationService
 from fedipoly.services.notifications import NotificationService
@@ -146,8 +157,17 @@ async def test_flags_are_bounded_local_only_and_refused_from_blocked_servers(
     }
     assert await moderation.receive_flag(flag, sender) == MAX_FLAG_TARGETS
     reports = await store.list_reports(None, before=None, limit=50)
-    assert {len(report.comment) for report in reports} == {MAX_COMMENT}
+    assert {len(report.comment) for report in reports} == {MAX_COMMENT}  # capped
     assert {report.target_kind for report in reports} == {ReportTarget.POST}
+
+    disguised = flag | {
+        "id": "https://remote.example/flags/4",
+        "object": [many[0].uri],
+        "content": "harass\u202ement\x00 of\nme",
+    }
+    assert await moderation.receive_flag(disguised, sender) == 1
+    newest = (await store.list_reports(None, before=None, limit=1))[0]
+    assert newest.comment == "harassment of\nme"
 
     elsewhere = flag | {
         "id": "https://remote.example/flags/2",
@@ -158,7 +178,7 @@ async def test_flags_are_bounded_local_only_and_refused_from_blocked_servers(
     await store.put_domain_block(DomainBlock("remote.example", "", None, utc_now()))
     queued_before_the_block = flag | {"id": "https://remote.example/flags/3"}
     assert await moderation.receive_flag(queued_before_the_block, sender) == 0
-    assert len(await store.list_reports(None, before=None, limit=50)) == MAX_FLAG_TARGETS
+    assert len(await store.list_reports(None, before=None, limit=50)) == MAX_FLAG_TARGETS + 1
 
 
 # What members and other servers do, and what only reads: no audit entry expected.
@@ -245,3 +265,37 @@ async def test_every_moderator_action_writes_an_audit_entry(
         newest = await store.list_audit_entries(before=None, limit=1)
         assert newest != before, f"{cls.__name__}.{name} left no audit entry"
         assert newest[0].moderator_id in (mod.id, admin.id), name
+
+
+async def test_a_boost_of_a_blocked_servers_post_is_never_fetched(
+    store: Store, urls: Urls, client: FederationClient, posts: PostService, alice: Account
+) -> None:
+    signer = make_signer("k", "unused", utc_now)
+    actors = RemoteActors(store, client, urls, signer, utc_now)
+    deliverer = Deliverer(store, client, urls, utc_now, "unused instance key")
+    follows = FollowService(store, actors, deliverer, urls, utc_now)
+    inbox = InboxService(store, actors, follows, posts, client, signer, urls, utc_now)
+    booster = remote_actor("booster")
+    await store.upsert_remote_actor(booster)
+    await store.upsert_follow(
+        Follow(
+            new_id(),
+            urls.actor("alice"),
+            booster.uri,
+            f"{urls.actor('alice')}#follows/1",
+            FollowState.ACCEPTED,
+            utc_now(),
+        ),
+        alice.id,
+    )
+    await store.put_domain_block(DomainBlock("blocked.invalid", "", None, utc_now()))
+    boosted = "https://social.blocked.invalid/users/x/statuses/1"
+    boost = {
+        "id": f"{booster.uri}/statuses/9/activity",
+        "type": "Announce",
+        "actor": booster.uri,
+        "object": boosted,
+    }
+    await inbox.handle(boost, booster.uri)  # a fetch would fail: the host does not resolve
+    assert await store.get_post_by_uri(boosted) is None
+    assert await store.home_timeline(alice.id, before=None, limit=10) == []

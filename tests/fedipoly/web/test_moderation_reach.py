@@ -48,6 +48,8 @@ async def what_others_read(
     seen["note"] = note.status
     activity = await client.get(f"/users/alice/statuses/{alice_post}/activity", headers=AP)
     seen["activity"] = activity.status
+    outbox = await client.get("/users/alice/outbox?page=true", headers=AP)
+    seen["outbox"] = outbox.status == 200 and alice_post in await outbox.text()
     return seen
 
 
@@ -80,6 +82,7 @@ async def test_a_suspended_members_posts_vanish_for_everyone_else_until_lifted(
         "post page": 200,
         "note": 200,
         "activity": 200,
+        "outbox": True,
     }
     assert await what_others_read(client, bob, reply.id, started.id) == visible
 
@@ -177,6 +180,13 @@ async def test_bad_moderation_requests_change_nothing_and_say_why(client: TestCl
             "POST",
             "/api/v1/reports",
             {"kind": "badge", "target": "chess", "comment": "x" * 1001},
+            400,
+        ),
+        (
+            alice,
+            "POST",
+            "/api/v1/reports",
+            {"kind": "badge", "target": "chess", "comment": "looks \u202efine"},
             400,
         ),
         (alice, "POST", "/api/v1/reports", {"kind": "post", "target": "nope"}, 404),
