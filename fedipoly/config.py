@@ -69,6 +69,7 @@ class StorageConfig:
     mongodb_url: str = "mongodb://127.0.0.1:27017/?replicaSet=rs0"
     mongodb_database: str = "fedipoly"
     connect_timeout_seconds: float = 5.0
+    moderation_cache_seconds: float = 5.0
 
     def __post_init__(self) -> None:
         if self.backend not in ("sqlite", "mongodb"):
@@ -86,6 +87,8 @@ class StorageConfig:
             raise ConfigError("storage.mongodb_database: must not be empty")
         if self.connect_timeout_seconds <= 0:
             raise ConfigError("storage.connect_timeout_seconds: must be positive")
+        if self.moderation_cache_seconds < 0:
+            raise ConfigError("storage.moderation_cache_seconds: must not be negative")
 
 
 @dataclass(frozen=True)

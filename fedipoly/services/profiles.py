@@ -13,6 +13,7 @@ from fedipoly.errors import NotFound, ValidationFailed
 from fedipoly.media_models import AVATAR_TARGET
 from fedipoly.models import Account, Clock, Profile, ProfileLink, new_id
 from fedipoly.services.delivery import Deliverer
+from fedipoly.services.document_cache import DocumentCache
 from fedipoly.services.media import MediaPurpose
 from fedipoly.services.media_library import UNKNOWN_IMAGE, claim, release
 from fedipoly.services.open_to import with_open_to
@@ -110,11 +111,20 @@ def clean_links(links: Sequence[ProfileLink]) -> tuple[ProfileLink, ...]:
 
 
 class ProfileService:
-    def __init__(self, store: Store, deliverer: Deliverer, urls: Urls, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: Store,
+        deliverer: Deliverer,
+        urls: Urls,
+        clock: Clock,
+        *,
+        documents: DocumentCache | None = None,
+    ) -> None:
         self._store = store
         self._deliverer = deliverer
         self._urls = urls
         self._clock = clock
+        self._documents = documents
 
     async def update_basics(
         self, account: Account, *, display_name: str, manually_approves_followers: bool
@@ -205,7 +215,12 @@ class ProfileService:
         )
 
     async def announce_update(self, account: Account) -> None:
-        """Send Update{Person} to followers so peers refresh now, not after a day (interop §4.5)."""
+        """Send Update{Person} to followers so peers refresh now, not after a day (interop §4.5).
+
+        Every change to what the actor shows comes through here, so this process's cached
+        actor document is forgotten here too (services/discovery.py)."""
+        if self._documents is not None:
+            self._documents.forget(account.username)
         actor_uri = self._urls.actor(account.username)
         update_id = self._urls.activity(account.username, "updates", new_id(self._clock()))
         await self._deliverer.publish(

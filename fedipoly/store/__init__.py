@@ -11,12 +11,16 @@ def create_store(config: StorageConfig) -> Store:
     if config.backend == "mongodb":
         from fedipoly.store.mongo import MongoStore
 
-        return MongoStore(
+        mongo = MongoStore(
             config.mongodb_url, config.mongodb_database, config.connect_timeout_seconds
         )
+        mongo.moderation_cache_seconds = config.moderation_cache_seconds
+        return mongo
     from fedipoly.store.sqlite import SqliteStore
 
-    return SqliteStore(config.sqlite_path)
+    sqlite = SqliteStore(config.sqlite_path)
+    sqlite.moderation_cache_seconds = config.moderation_cache_seconds
+    return sqlite
 
 
 __all__ = ["Store", "create_store"]

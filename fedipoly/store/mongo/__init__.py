@@ -5,6 +5,7 @@ from __future__ import annotations
 from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
 
 from fedipoly.store.guard import guard_unavailable
+from fedipoly.store.moderation_cache import ModerationCache
 from fedipoly.store.mongo.accounts import MongoAccounts
 from fedipoly.store.mongo.badge_federation import MongoBadgeFederation
 from fedipoly.store.mongo.collab import MongoCollab
@@ -22,6 +23,7 @@ class MongoStore(
     MongoProfilesBadges,
     MongoPostsExt,
     MongoBadgeFederation,
+    ModerationCache,
     MongoModeration,
     MongoCollab,
     MongoMedia,

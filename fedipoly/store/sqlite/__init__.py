@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from fedipoly.store.guard import guard_unavailable
+from fedipoly.store.moderation_cache import ModerationCache
 from fedipoly.store.sqlite.accounts import SqliteAccounts
 from fedipoly.store.sqlite.badge_federation import SqliteBadgeFederation
 from fedipoly.store.sqlite.collab import SqliteCollab
@@ -28,6 +29,7 @@ class SqliteStore(
     SqliteProfilesBadges,
     SqlitePostsExt,
     SqliteBadgeFederation,
+    ModerationCache,
     SqliteModeration,
     SqliteCollab,
     SqliteMedia,

@@ -1,0 +1,88 @@
+"""Discovery documents (members' Person actors and WebFinger JRDs) rendered once and served
+from memory as ready-to-send bytes.
+
+Remote servers fetch these far more often than they change: every delivery a peer verifies,
+every mention it resolves, every profile it refreshes. Rendering one costs three or more
+store reads and a JSON encoding; serving cached bytes costs a dictionary look-up.
+
+Freshness: the process that makes a change forgets the member's documents at once (profile,
+display name, avatar, badges, open-to answers all pass through `ProfileService.announce_update`;
+suspension through the moderation operator). Other processes sharing the database (more
+`serve` processes, workers on MongoDB) keep what they rendered for at most `ttl_seconds`
+(`server.document_cache_seconds`), so a change shows everywhere within that time. A suspended
+member's actor answers 410 at once in the process that suspended them and within the TTL
+elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+
+from federation.webfinger import build_jrd
+from fedipoly.errors import Gone
+from fedipoly.models import Account
+from fedipoly.services.accounts import AccountService, normalise_username
+from fedipoly.services.document_cache import DocumentCache
+from fedipoly.services.profiles import ProfileService
+from fedipoly.urls import Urls
+
+ACTOR = "actor"
+JRD = "jrd"
+
+
+def compact_json(document: object) -> bytes:
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+class DiscoveryDocuments:
+    """Members' actor documents and JRDs as bytes, from the cache or freshly rendered."""
+
+    def __init__(
+        self,
+        cache: DocumentCache,
+        accounts: AccountService,
+        profiles: ProfileService,
+        urls: Urls,
+    ) -> None:
+        self._cache = cache
+        self._accounts = accounts
+        self._profiles = profiles
+        self._urls = urls
+
+    async def actor(self, username: str) -> bytes:
+        """The member's Person actor (AS2 JSON). NotFound for no such member, Gone when
+        suspended (never cached, so it shows as soon as this process forgets the member)."""
+        name = normalise_username(username)
+        cached = self._cache.get(ACTOR, name)
+        if cached is not None:
+            return cached
+        generation = self._cache.generation
+        account = await self._member(name)
+        body = compact_json(await self._profiles.actor_document(account))
+        self._cache.put(ACTOR, name, body, generation=generation)
+        return body
+
+    async def jrd(self, username: str) -> bytes:
+        """The member's WebFinger JRD. NotFound / Gone as for `actor`."""
+        name = normalise_username(username)
+        cached = self._cache.get(JRD, name)
+        if cached is not None:
+            return cached
+        generation = self._cache.generation
+        account = await self._member(name)
+        urls = self._urls
+        jrd = build_jrd(
+            subject=f"acct:{account.username}@{urls.domain}",
+            actor_url=urls.actor(account.username),
+            profile_url=urls.profile(account.username),
+            aliases=[urls.profile(account.username), urls.actor(account.username)],
+        )
+        body = json.dumps(jrd).encode()
+        self._cache.put(JRD, name, body, generation=generation)
+        return body
+
+    async def _member(self, name: str) -> Account:
+        account = await self._accounts.get_by_username(name)
+        if account.suspended:
+            raise Gone("this account is suspended")
+        return account
