@@ -20,6 +20,7 @@ from fedipoly.config import Config
 from fedipoly.models import Clock, utc_now
 from fedipoly.services.accounts import AccountService
 from fedipoly.services.actors import RemoteActors
+from fedipoly.services.audit import AuditLog
 from fedipoly.services.badge_actors import AnnounceLimits, BadgeActorService
 from fedipoly.services.badge_directory import BadgeDirectoryService
 from fedipoly.services.badge_moderation import BadgeModeration
@@ -27,6 +28,8 @@ from fedipoly.services.badges import BadgeService
 from fedipoly.services.collab import CollabService
 from fedipoly.services.conversations import ConversationService
 from fedipoly.services.delivery import Deliverer, DeliverySettings
+from fedipoly.services.discovery import DiscoveryDocuments
+from fedipoly.services.document_cache import DocumentCache
 from fedipoly.services.follows import FollowService
 from fedipoly.services.health import HealthService
 from fedipoly.services.inbox import InboxService
@@ -132,6 +135,7 @@ async def build_federation(app: web.Application, client: FederationClient) -> No
         ),
     )
     app[appkeys.BADGE_ACTORS] = badge_actors
+    audit = AuditLog(store, clock)  # the one audit log every moderator and admin action writes
     posts = PostService(
         store,
         deliverer,
@@ -152,6 +156,7 @@ async def build_federation(app: web.Application, client: FederationClient) -> No
         deliverer=deliverer,
         badge_actors=badge_actors,
         posts=posts,
+        audit=audit,
         config_peers=frozenset(config.federation.badge_peers),
         refresh_seconds=config.federation.badge_directory_refresh_seconds,
     )
@@ -170,10 +175,16 @@ async def build_federation(app: web.Application, client: FederationClient) -> No
     app[appkeys.DELIVERER] = deliverer
     app[appkeys.POSTS] = posts
     app[appkeys.FOLLOWS] = follows
-    profiles = ProfileService(store, deliverer, urls, clock)
+    documents = DocumentCache(config.server.document_cache_seconds)
+    profiles = ProfileService(store, deliverer, urls, clock, documents=documents)
     app[appkeys.PROFILES] = profiles
-    app[appkeys.BADGES] = BadgeService(store, profiles, clock, badge_actors=badge_actors)
-    moderation = build_moderation(app, store, actors, deliverer, posts)
+    app[appkeys.DISCOVERY] = DiscoveryDocuments(
+        documents, app[appkeys.ACCOUNTS], profiles, badge_actors, urls
+    )
+    app[appkeys.BADGES] = BadgeService(
+        store, profiles, clock, audit=audit, badge_actors=badge_actors
+    )
+    moderation = build_moderation(app, store, actors, deliverer, posts, documents, audit)
     app[appkeys.VERIFIER] = InboxVerifier(
         KeyResolver(client, actors, instance_signer),
         local_origin=urls.base,
@@ -209,7 +220,14 @@ def build_collab(
 ) -> CollabService:
     """The open-to catalogue, collaboration requests, direct conversations, Space Station."""
     config, urls, clock = app[appkeys.CONFIG], app[appkeys.URLS], app[appkeys.CLOCK]
-    open_to = OpenToService(store, clock, app[appkeys.PROFILES].announce_update)
+    profiles = app[appkeys.PROFILES]
+    open_to = OpenToService(
+        store,
+        clock,
+        profiles.announce_update,
+        audit=moderation.audit,
+        catalogue_changed=profiles.forget_all_documents,
+    )
     conversations = ConversationService(store, posts, urls, clock)
     space_station = SpaceStation(
         store,
@@ -244,6 +262,8 @@ def build_moderation(
     actors: RemoteActors,
     deliverer: Deliverer,
     posts: PostService,
+    documents: DocumentCache,
+    audit: AuditLog,
 ) -> ModerationService:
     """Reports, blocks and suspensions; badge moderation; members' notifications."""
     urls, clock = app[appkeys.URLS], app[appkeys.CLOCK]
@@ -257,6 +277,9 @@ def build_moderation(
         notifications=notifications,
         urls=urls,
         clock=clock,
+        documents=documents,
+        audit=audit,
+        badge_actors=app[appkeys.BADGE_ACTORS],
     )
     app[appkeys.NOTIFICATIONS] = notifications
     app[appkeys.MODERATION] = moderation

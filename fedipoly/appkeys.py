@@ -18,6 +18,7 @@ from fedipoly.services.badges import BadgeService
 from fedipoly.services.collab import CollabService
 from fedipoly.services.conversations import ConversationService
 from fedipoly.services.delivery import Deliverer
+from fedipoly.services.discovery import DiscoveryDocuments
 from fedipoly.services.follows import FollowService
 from fedipoly.services.health import HealthService
 from fedipoly.services.inbox import InboxService
@@ -49,6 +50,7 @@ FOLLOWS = web.AppKey("follows", FollowService)
 POSTS = web.AppKey("posts", PostService)
 INBOX = web.AppKey("inbox", InboxService)
 PROFILES = web.AppKey("profiles", ProfileService)
+DISCOVERY = web.AppKey("discovery_documents", DiscoveryDocuments)
 HEALTH = web.AppKey("health", HealthService)
 BADGES = web.AppKey("badges", BadgeService)
 MEDIA = web.AppKey("media", MediaService)

@@ -16,12 +16,16 @@ from typing import NoReturn, TextIO
 from aiohttp import web
 
 from fedipoly import appkeys
-from fedipoly.app import create_app
+from fedipoly.app import create_app, new_client
 from fedipoly.config import Config, ConfigError, load_config
 from fedipoly.errors import FedipolyError
 from fedipoly.models import Role, utc_now
 from fedipoly.services.accounts import AccountService
-from fedipoly.services.moderation import AuditLog, OperatorActions
+from fedipoly.services.audit import AuditLog
+from fedipoly.services.badge_actors import BadgeActorService
+from fedipoly.services.delivery import Deliverer
+from fedipoly.services.keys import load_instance_keys
+from fedipoly.services.moderation import OperatorActions
 from fedipoly.store import create_store
 from fedipoly.urls import Urls
 
@@ -221,8 +225,19 @@ async def _with_operator(
     store = create_store(config.storage)
     await store.open()
     try:
-        audit = AuditLog(store, utc_now)
-        return await action(OperatorActions(store, audit, Urls(config.server.base_url), utc_now))
+        urls = Urls(config.server.base_url)
+        keys = await load_instance_keys(store)
+        # A suspension withdraws the member's badge announces: the Undo{Announce}s are only
+        # queued here (this client is never started); the server's delivery worker sends them.
+        deliverer = Deliverer(store, new_client(config), urls, utc_now, keys.private_pem)
+        operator = OperatorActions(
+            store,
+            AuditLog(store, utc_now),
+            urls,
+            utc_now,
+            badge_actors=BadgeActorService(store, deliverer, urls, utc_now),
+        )
+        return await action(operator)
     finally:
         await store.close()
 

@@ -29,6 +29,7 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8000
     shutdown_timeout_seconds: float = 10.0
+    document_cache_seconds: float = 5.0
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.public_url)
@@ -46,6 +47,8 @@ class ServerConfig:
         except ValueError:
             raise ConfigError(f"server.public_url: {self.public_url!r} has a bad port") from None
         _check_port("server.port", self.port)
+        if self.document_cache_seconds < 0:
+            raise ConfigError("server.document_cache_seconds: must not be negative")
 
     @property
     def base_url(self) -> str:

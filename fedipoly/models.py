@@ -212,6 +212,18 @@ class ClaimedDelivery:
     lease_token: str
 
 
+@dataclass(frozen=True)
+class FinishedDelivery:
+    """The outcome of one attempt, to record and release its lease (see finish_deliveries)."""
+
+    claimed: ClaimedDelivery
+    state: DeliveryState
+    next_attempt_at: datetime
+    last_status: int | None
+    last_error: str | None
+    finished_at: datetime
+
+
 class Visibility(StrEnum):
     PUBLIC = "public"
     FOLLOWERS = "followers"

@@ -16,6 +16,7 @@ from federation.vocab import id_of, same_origin
 from federation.webfinger import lookup, parse_acct
 from fedipoly.errors import NotFound, ValidationFailed
 from fedipoly.models import Clock, RemoteActor
+from fedipoly.services.key_memory import KeyMemory
 from fedipoly.services.moderation_policy import blocked_domain, refused_actor
 from fedipoly.services.text import sanitize_html
 from fedipoly.store.base import Store
@@ -122,6 +123,7 @@ class RemoteActors:
         self._signer = instance_signer
         self._clock = clock
         self._observers: list[ActorObserver] = []
+        self._keys = KeyMemory(clock)
 
     def observe(self, observer: ActorObserver) -> None:
         """Also call `observer` with every actor fetched and its whole document (the Space
@@ -143,6 +145,9 @@ class RemoteActors:
             # Mastodon requires json['id'] == the requested URI (jsonld_helper.rb fetch_resource).
             raise ActorDocumentError("the actor's id differs from the URL it was fetched from")
         await self._store.upsert_remote_actor(actor)
+        # A refetched actor may have rotated its key: its old one is not remembered.
+        self._keys.forget_owner(actor.uri)
+        self._keys.put(ActorKey(actor.key_id, actor.uri, actor.public_key_pem))
         for observer in self._observers:
             await observer(actor, result.data)
         return actor
@@ -191,10 +196,15 @@ class RemoteActors:
     # federation.ports.KeyCache --------------------------------------------------------------
 
     async def get_key(self, key_id: str) -> ActorKey | None:
+        remembered = self._keys.get(key_id)
+        if remembered is not None:
+            return remembered
         actor = await self._store.get_remote_actor_by_key(key_id)
         if actor is None:
             return None
-        return ActorKey(key_id=actor.key_id, owner=actor.uri, public_key_pem=actor.public_key_pem)
+        key = ActorKey(key_id=actor.key_id, owner=actor.uri, public_key_pem=actor.public_key_pem)
+        self._keys.put(key)
+        return key
 
     async def put_key(self, key: ActorKey) -> None:
         actor = await self._store.get_remote_actor(key.owner)
@@ -209,3 +219,5 @@ class RemoteActors:
                 fetched_at=self._clock(),
             )
         )
+        self._keys.forget_owner(key.owner)
+        self._keys.put(key)

@@ -323,6 +323,13 @@ class BadgeActorService:
             for announce in await self._store.badge_announces_of_author(member.id, badge_id):
                 await self._withdraw(badge_id, announce.post_uri)
 
+    async def author_withdrawn(self, member: Account) -> None:
+        """The member was suspended: their posts now answer 404, so withdraw every announce
+        of them. A member's posts are announced only by badges they hold (dropping a badge
+        withdraws its announces), so their badge list finds them all."""
+        held = [item.badge.id for item in await self._store.member_badges(member.id)]
+        await self.badges_removed(member, held)
+
     async def badge_withdrawn(self, badge_id: str) -> None:
         """The badge left the public catalogue (merged away, say): withdraw all its announces."""
         while announces := await self._store.list_badge_announces(badge_id, before=None, limit=100):

@@ -45,6 +45,7 @@ from fedipoly.models import (
 )
 from fedipoly.names import normalize_name
 from fedipoly.services.actors import RemoteActors
+from fedipoly.services.audit import AuditLog
 from fedipoly.services.badge_actors import BadgeActorService
 from fedipoly.services.badge_keys import badge_signer_id
 from fedipoly.services.delivery import Deliverer
@@ -168,6 +169,7 @@ class BadgeDirectoryService:
         deliverer: Deliverer,
         badge_actors: BadgeActorService,
         posts: PostService,
+        audit: AuditLog,
         config_peers: frozenset[str] = frozenset(),
         refresh_seconds: float = 3600.0,
         max_peer_badges: int = MAX_PEER_BADGES,
@@ -181,6 +183,7 @@ class BadgeDirectoryService:
         self._deliverer = deliverer
         self._badge_actors = badge_actors
         self._posts = posts
+        self._audit = audit  # admins' peer changes are moderator actions too
         self._config_peers = frozenset(host.lower() for host in config_peers)
         self._refresh = timedelta(seconds=refresh_seconds)
         self._max_peer_badges = max_peer_badges
@@ -298,6 +301,11 @@ class BadgeDirectoryService:
         )
         if before is not None and before.approved and not peer.approved:
             await self._unfollow_peer(clean)
+        if peer.approved:
+            action = "badge_peer.approve"
+        else:
+            action = "badge_peer.unapprove" if before and before.approved else "badge_peer.add"
+        await self._audit.record(admin, action, f"peer:{clean}")
         log.info("badge peer %s saved (approved: %s)", clean, peer.approved)
         return peer
 
@@ -313,6 +321,7 @@ class BadgeDirectoryService:
             raise NotFound(f"{clean} is not a badge peer")
         await self._unfollow_peer(clean)
         await self._store.delete_badge_peer(clean)
+        await self._audit.record(admin, "badge_peer.remove", f"peer:{clean}")
 
     async def _unfollow_peer(self, host: str) -> None:
         """Our badge actors stop following the peer's badge actors (Undo{Follow})."""

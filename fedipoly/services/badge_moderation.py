@@ -38,9 +38,10 @@ from fedipoly.models import (
     new_id,
 )
 from fedipoly.moderation_models import BadgeMerge, Steward
+from fedipoly.services.audit import AuditLog
 from fedipoly.services.badge_actors import BadgeActorService
 from fedipoly.services.badges import MAX_DISPLAY_NAME, BadgeService, clean_slug
-from fedipoly.services.moderation import MAX_REASON, AuditLog, require_moderator
+from fedipoly.services.moderation import MAX_REASON, require_moderator
 from fedipoly.services.notifications import NotificationService
 from fedipoly.services.profiles import ProfileService, clean_line
 from fedipoly.store.base import Store
@@ -97,16 +98,11 @@ class BadgeModeration:
     # --- the review queue ----------------------------------------------------------------
 
     async def approve(self, moderator: Account, slug: str) -> Badge:
-        badge = await self._badges.approve(moderator, slug)
-        await self._audit.record(moderator, "badge.approve", f"badge:{badge.slug}")
-        return badge
+        return await self._badges.approve(moderator, slug)  # which writes the audit entry
 
     async def reject(self, moderator: Account, slug: str, reason: str | None = "") -> Badge:
         """Reject a pending badge; its creator is notified with the reason."""
-        badge = await self._badges.reject(moderator, slug, reason or "")
-        await self._audit.record(
-            moderator, "badge.reject", f"badge:{badge.slug}", badge.reject_reason or ""
-        )
+        badge = await self._badges.reject(moderator, slug, reason or "")  # audited there
         if badge.created_by is not None:
             why = f" The moderator's reason: {badge.reject_reason}" if badge.reject_reason else ""
             await self._notifications.notify(
@@ -131,6 +127,8 @@ class BadgeModeration:
         renamed = await self._store.rename_badge(badge.id, name)
         if renamed is None:
             raise NotFound("no such badge")
+        if self._profiles is not None:  # holders' cached actors show the old name
+            self._profiles.forget_all_documents()
         why = _reason(reason)
         await self._audit.record(
             actor,
@@ -196,6 +194,8 @@ class BadgeModeration:
         await self._store.set_badge_status(
             source.slug, BadgeStatus.MERGED, reviewer=moderator.id, reason=text or None, now=now
         )
+        if self._profiles is not None:  # the merged badge's Group actor is gone
+            self._profiles.forget_all_documents()
         merge = BadgeMerge(
             id=new_id(now),
             source_id=source.id,
@@ -308,6 +308,8 @@ class BadgeModeration:
             reason=previous["reject_reason"],
             now=datetime.fromisoformat(previous["reviewed_at"]),
         )
+        if self._profiles is not None:  # the badge's Group actor is back
+            self._profiles.forget_all_documents()
         await self._store.repoint_activity_tags(
             merge.target_id, merge.source_id, list(undo["activity_tags"])
         )

@@ -35,6 +35,7 @@ from fedipoly.models import (
     new_id,
 )
 from fedipoly.names import normalize_name, search_terms
+from fedipoly.services.audit import AuditLog
 from fedipoly.services.badge_actors import BadgeActorService
 from fedipoly.services.profiles import ProfileService, clean_line
 from fedipoly.store.base import Cursor, Store
@@ -156,12 +157,15 @@ class BadgeService:
         profiles: ProfileService,
         clock: Clock,
         *,
+        audit: AuditLog,
         badge_actors: BadgeActorService | None = None,
     ) -> None:
-        """`badge_actors` withdraws the announces of a badge a member stops holding."""
+        """`audit` records the moderators' actions here (reviews, activity tags);
+        `badge_actors` withdraws the announces of a badge a member stops holding."""
         self._store = store
         self._profiles = profiles
         self._clock = clock
+        self._audit = audit
         self._badge_actors = badge_actors
 
     # --- the catalogue -------------------------------------------------------------------
@@ -428,6 +432,7 @@ class BadgeService:
             now=self._clock(),
             expected=BadgeStatus.PENDING,
         )
+        self._profiles.forget_all_documents()  # its Group actor and holders' actors changed
         if reviewed is None:
             current = await self._store.get_badge_by_slug(badge.slug)
             state = current.status.value if current else "gone"
@@ -437,6 +442,7 @@ class BadgeService:
     async def approve(self, moderator: Account, slug: str) -> Badge:
         """Make a pending badge public; its creator's followers learn about it."""
         badge = await self._review(moderator, slug, BadgeStatus.APPROVED, None)
+        await self._audit.record(moderator, "badge.approve", f"badge:{badge.slug}")
         if badge.created_by is not None:
             # Badge timelines list approved badges only, so posts tagged while the badge was
             # pending are not on its page yet. Only its creator could tag it then: put their
@@ -452,6 +458,9 @@ class BadgeService:
         """Refuse a pending badge: it leaves every list; its slug stays taken."""
         cleaned = clean_line(reason, "reason", MAX_REJECT_REASON) or None
         badge = await self._review(moderator, slug, BadgeStatus.REJECTED, cleaned)
+        await self._audit.record(
+            moderator, "badge.reject", f"badge:{badge.slug}", badge.reject_reason or ""
+        )
         # Only its creator can hold a pending badge, but clear every holder to be sure.
         while rows := await self._store.badge_holders(
             badge.id, discoverable_only=False, before=None, limit=MAX_PAGE_SIZE
@@ -480,4 +489,6 @@ class BadgeService:
         badge = await self.get_badge(slug, moderator)
         if not badge.is_public:
             raise ValidationFailed("activity tags point at approved badges", {"field": "slug"})
-        return await self._store.add_activity_tag(text, badge.id, now=self._clock())
+        tag = await self._store.add_activity_tag(text, badge.id, now=self._clock())
+        await self._audit.record(moderator, "activity_tag.add", f"badge:{badge.slug}", text)
+        return tag

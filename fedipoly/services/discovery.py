@@ -1,4 +1,5 @@
-"""Discovery documents (members' Person actors and WebFinger JRDs) rendered once and served
+"""Discovery documents (members' Person actors and WebFinger JRDs, badges' Group actors)
+rendered once and served
 from memory as ready-to-send bytes.
 
 Remote servers fetch these far more often than they change: every delivery a peer verifies,
@@ -22,12 +23,14 @@ from federation.webfinger import build_jrd
 from fedipoly.errors import Gone
 from fedipoly.models import Account
 from fedipoly.services.accounts import AccountService, normalise_username
+from fedipoly.services.badge_actors import BadgeActorService
 from fedipoly.services.document_cache import DocumentCache
 from fedipoly.services.profiles import ProfileService
 from fedipoly.urls import Urls
 
 ACTOR = "actor"
 JRD = "jrd"
+BADGE_ACTOR = "badge-actor"
 
 
 def compact_json(document: object) -> bytes:
@@ -42,11 +45,13 @@ class DiscoveryDocuments:
         cache: DocumentCache,
         accounts: AccountService,
         profiles: ProfileService,
+        badge_actors: BadgeActorService,
         urls: Urls,
     ) -> None:
         self._cache = cache
         self._accounts = accounts
         self._profiles = profiles
+        self._badge_actors = badge_actors
         self._urls = urls
 
     async def actor(self, username: str) -> bytes:
@@ -59,17 +64,34 @@ class DiscoveryDocuments:
         generation = self._cache.generation
         account = await self._member(name)
         body = compact_json(await self._profiles.actor_document(account))
-        self._cache.put(ACTOR, name, body, generation=generation)
+        self._cache.put(ACTOR, name, body, owner=name, generation=generation)
         return body
 
-    async def jrd(self, username: str) -> bytes:
-        """The member's WebFinger JRD. NotFound / Gone as for `actor`."""
-        name = normalise_username(username)
-        cached = self._cache.get(JRD, name)
+    async def badge_actor(self, badge_id: str) -> bytes:
+        """An approved badge's Group actor (AS2 JSON); NotFound for any other badge. Every
+        change to a badge's status or name clears the cache (ProfileService.forget_all_documents).
+        """
+        cached = self._cache.get(BADGE_ACTOR, badge_id)
         if cached is not None:
             return cached
         generation = self._cache.generation
-        account = await self._member(name)
+        badge = await self._badge_actors.by_id(badge_id)
+        body = compact_json(await self._badge_actors.actor_document(badge))
+        self._cache.put(
+            BADGE_ACTOR, badge_id, body, owner=f"badge {badge_id}", generation=generation
+        )
+        return body
+
+    def cached_jrd(self, resource: str) -> bytes | None:
+        """The JRD a `resource` parameter answered recently, without parsing it again: only
+        resources that named a member are stored, so any hit is that member's JRD."""
+        return self._cache.get(JRD, resource)
+
+    async def jrd(self, username: str, *, resource: str) -> bytes:
+        """The member's WebFinger JRD, remembered under the `resource` that asked for it.
+        NotFound / Gone as for `actor`."""
+        generation = self._cache.generation
+        account = await self._member(normalise_username(username))
         urls = self._urls
         jrd = build_jrd(
             subject=f"acct:{account.username}@{urls.domain}",
@@ -78,7 +100,7 @@ class DiscoveryDocuments:
             aliases=[urls.profile(account.username), urls.actor(account.username)],
         )
         body = json.dumps(jrd).encode()
-        self._cache.put(JRD, name, body, generation=generation)
+        self._cache.put(JRD, resource, body, owner=account.username, generation=generation)
         return body
 
     async def _member(self, name: str) -> Account:

@@ -20,15 +20,18 @@ DEFAULT_MAX_ENTRIES = 10_000
 
 @dataclass(frozen=True)
 class _Entry:
+    owner: str
     body: bytes
     expires_at: float
 
 
 class DocumentCache:
-    """Rendered documents by (kind, name), each kept for `ttl_seconds` at most.
+    """Rendered documents by (kind, key), each kept for `ttl_seconds` at most and filed under
+    the member (`owner`, a username) whose change makes it stale.
 
     Bounded: past `max_entries` the least recently stored entry goes, so a crawler asking for
-    every member cannot grow the process without limit. A TTL of 0 turns caching off.
+    every member (or one member under many spellings) cannot grow the process without limit.
+    A TTL of 0 turns caching off.
     """
 
     def __init__(
@@ -50,30 +53,30 @@ class DocumentCache:
         document rendered from data read before a change is then not kept."""
         return self._generation
 
-    def get(self, kind: str, name: str) -> bytes | None:
-        key = (kind, name)
-        entry = self._entries.get(key)
+    def get(self, kind: str, key: str) -> bytes | None:
+        entry = self._entries.get((kind, key))
         if entry is None:
             return None
         if entry.expires_at <= self._now():
-            del self._entries[key]
+            del self._entries[(kind, key)]
             return None
         return entry.body
 
-    def put(self, kind: str, name: str, body: bytes, *, generation: int) -> None:
+    def put(self, kind: str, key: str, body: bytes, *, owner: str, generation: int) -> None:
         if self._ttl <= 0 or generation != self._generation:
             return
-        key = (kind, name)
-        self._entries.pop(key, None)
-        self._entries[key] = _Entry(body, self._now() + self._ttl)
+        self._entries.pop((kind, key), None)
+        self._entries[(kind, key)] = _Entry(
+            normalise_username(owner), body, self._now() + self._ttl
+        )
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
 
-    def forget(self, name: str) -> None:
-        """Drop every kind of document stored under `name` (a member's username)."""
-        name = normalise_username(name)
+    def forget(self, owner: str) -> None:
+        """Drop every document filed under the member `owner` (a username, any case)."""
+        owner = normalise_username(owner)
         self._generation += 1
-        for key in [key for key in self._entries if key[1] == name]:
+        for key in [key for key, entry in self._entries.items() if entry.owner == owner]:
             del self._entries[key]
 
     def clear(self) -> None:

@@ -218,13 +218,14 @@ class InboxService:
             return  # the verifier refuses this; kept as a second line of defence
         if self._collab is not None and await self._collab.route_direct_note(note, actor):
             return  # a collaboration request, or a message of a direct conversation
-        if not await self._is_relevant(note, actor):
+        # Read once: they make the note relevant and receive it on their home timelines.
+        followers = await self._store.local_follower_ids(actor.uri)
+        if not followers and not await self._is_relevant(note, actor):
             return  # like Mastodon's related_to_local_activity?: nobody here asked for it
-        await self._posts.ingest_remote(note, actor)
+        await self._posts.ingest_remote(note, actor, local_followers=followers)
 
     async def _is_relevant(self, note: dict[str, Any], actor: RemoteActor) -> bool:
-        if await self._store.local_follower_ids(actor.uri):
-            return True
+        """Relevant though nobody here follows the author."""
         parsed_audience = [id_of(value) for value in _addresses(note)]
         if any(address and self._urls.local_username(address) for address in parsed_audience):
             return True

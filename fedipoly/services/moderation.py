@@ -25,7 +25,7 @@ from typing import Any
 
 from federation.vocab import AS_CONTEXT, as_list, id_of
 from fedipoly.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from fedipoly.models import Account, Clock, RemoteActor, Role, new_id
+from fedipoly.models import Account, Clock, Post, RemoteActor, Role, new_id
 from fedipoly.moderation_models import (
     AuditEntry,
     DomainBlock,
@@ -36,8 +36,11 @@ from fedipoly.moderation_models import (
     RestrictionLevel,
 )
 from fedipoly.services.actors import BIDI_CONTROLS, RemoteActors
+from fedipoly.services.audit import AuditLog
+from fedipoly.services.badge_actors import BadgeActorService
 from fedipoly.services.badges import BadgeService, clean_limit, clean_slug
 from fedipoly.services.delivery import Deliverer
+from fedipoly.services.document_cache import DocumentCache
 from fedipoly.services.moderation_policy import clean_domain, domain_candidates, refused_actor
 from fedipoly.services.notifications import NotificationService
 from fedipoly.services.posts import PostService, decode_cursor, encode_cursor
@@ -61,33 +64,16 @@ def require_admin(account: Account) -> None:
         raise Forbidden("only admins can do this")
 
 
-class AuditLog:
-    """Every moderator action, append-only: who, what, on which target, why, when."""
-
-    def __init__(self, store: Store, clock: Clock) -> None:
-        self._store = store
-        self._clock = clock
-
-    async def record(
-        self, moderator: Account | None, action: str, target: str, reason: str = ""
-    ) -> AuditEntry:
-        now = self._clock()
-        entry = AuditEntry(
-            id=new_id(now),
-            moderator_id=moderator.id if moderator else None,
-            action=action,
-            target=target,
-            reason=reason,
-            created_at=now,
-        )
-        await self._store.add_audit_entry(entry)
-        return entry
-
-
 @dataclass(frozen=True)
 class ReportPage:
     reports: list[Report]
     next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class ReportedPost:
+    post: Post
+    author_suspended: bool  # then nobody but moderators can see it
 
 
 @dataclass(frozen=True)
@@ -150,12 +136,23 @@ class OperatorActions:
     """Domain blocks and local suspensions, shared by the moderation service (after its role
     check) and the `fedipoly` command line (an operator; the audit log says "command line")."""
 
-    def __init__(self, store: Store, audit: AuditLog, urls: Urls, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: Store,
+        audit: AuditLog,
+        urls: Urls,
+        clock: Clock,
+        *,
+        documents: DocumentCache | None = None,
+        badge_actors: BadgeActorService | None = None,
+    ) -> None:
         self._store = store
         self._audit = audit
         self._urls = urls
         self._own_domain = urls.domain
         self._clock = clock
+        self._documents = documents
+        self._badge_actors = badge_actors
 
     async def block_domain(
         self, domain: str, reason: str | None = None, *, by: Account | None = None
@@ -204,11 +201,18 @@ class OperatorActions:
             raise Forbidden("only admins can suspend an admin")
         changed = await self._store.set_account_suspended(account.id, suspended)
         assert changed is not None
+        if self._documents is not None:  # its actor and JRD answer 410 (or come back) now
+            self._documents.forget(account.username)
         # Their posts leave (and come back to) every timeline, thread and post page others
         # read, at read time: nothing about the posts themselves is rewritten.
         await self._store.set_author_hidden(
             self._urls.actor(account.username), RestrictionLevel.SUSPENDED if suspended else None
         )
+        if suspended and self._badge_actors is not None:
+            # Other servers hold badge boosts of posts that now answer 404: withdraw them.
+            # Lifting the suspension announces nothing again (as approving a badge does not):
+            # old posts would flood followers' timelines; later posts are announced as usual.
+            await self._badge_actors.author_withdrawn(changed)
         action = "account.suspend" if suspended else "account.unsuspend"
         await self._audit.record(by, action, f"account:{account.username}", text)
         return changed
@@ -226,7 +230,12 @@ class ModerationService:
         notifications: NotificationService,
         urls: Urls,
         clock: Clock,
+        documents: DocumentCache | None = None,
+        audit: AuditLog | None = None,
+        badge_actors: BadgeActorService | None = None,
     ) -> None:
+        """`audit` is the instance's one audit log (other services with admin actions write
+        to it too); `badge_actors` withdraws a suspended member's badge announces."""
         self._store = store
         self._actors = actors
         self._deliverer = deliverer
@@ -235,8 +244,10 @@ class ModerationService:
         self._notifications = notifications
         self._urls = urls
         self._clock = clock
-        self.audit = AuditLog(store, clock)
-        self.operator = OperatorActions(store, self.audit, urls, clock)
+        self.audit = audit or AuditLog(store, clock)
+        self.operator = OperatorActions(
+            store, self.audit, urls, clock, documents=documents, badge_actors=badge_actors
+        )
 
     # --- reports from members ------------------------------------------------------------
 
@@ -426,6 +437,21 @@ class ModerationService:
         if report is None:
             raise NotFound("no such report")
         return report
+
+    async def reported_post(self, moderator: Account, report: Report) -> ReportedPost | None:
+        """The post a report is about, as moderators must see it: whatever its audience and
+        even when its author is suspended (it answers 404 to everyone else then), and still
+        after its removal (`deleted_at` says so). None for reports about badges or accounts,
+        or a post this server never had or has purged."""
+        if not await self._may_handle(moderator, report):
+            raise Forbidden("only moderators can do this")
+        if report.target_kind is not ReportTarget.POST:
+            return None
+        post = await self._store.get_post_by_uri(report.target)
+        if post is None:
+            return None
+        hidden = await self._store.author_hidden(post.author)
+        return ReportedPost(post, author_suspended=hidden is RestrictionLevel.SUSPENDED)
 
     async def _may_handle(self, account: Account, report: Report | None) -> bool:
         """Moderators handle every report; a badge's stewards handle reports about it."""

@@ -20,6 +20,7 @@ from federation.vocab import as_list
 from fedipoly.collab_models import OpenToEntry, OpenToReason
 from fedipoly.errors import Forbidden, NotFound, ValidationFailed
 from fedipoly.models import Account, Clock, Role
+from fedipoly.services.audit import AuditLog
 from fedipoly.services.text import html_to_text
 from fedipoly.store.base import Store
 
@@ -203,11 +204,23 @@ Announce = Callable[[Account], Awaitable[None]]
 
 
 class OpenToService:
-    def __init__(self, store: Store, clock: Clock, announce: Announce) -> None:
-        """`announce` tells the member's followers their actor changed (Update{Person})."""
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        announce: Announce,
+        *,
+        audit: AuditLog,
+        catalogue_changed: Callable[[], None] | None = None,
+    ) -> None:
+        """`announce` tells the member's followers their actor changed (Update{Person});
+        `audit` records the admins' catalogue changes; `catalogue_changed` hears of a reason
+        renamed or removed (every actor showing it changes: cached ones are dropped)."""
         self._store = store
         self._clock = clock
         self._announce = announce
+        self._audit = audit
+        self._catalogue_changed = catalogue_changed
 
     # --- catalogue -----------------------------------------------------------------------
 
@@ -228,7 +241,9 @@ class OpenToService:
             position=len(await self._store.list_open_to_reasons()),
             created_at=self._clock(),
         )
-        return await self._store.create_open_to_reason(reason)
+        created = await self._store.create_open_to_reason(reason)
+        await self._audit.record(admin, "open_to.add", f"open_to:{created.slug}", created.label)
+        return created
 
     async def rename_reason(self, admin: Account, slug: str, label: str) -> OpenToReason:
         _require_admin(admin)
@@ -236,13 +251,20 @@ class OpenToService:
         renamed = await self._store.rename_open_to_reason(clean_reason_slug(slug, "slug"), cleaned)
         if renamed is None:
             raise NotFound("no such reason")
+        if self._catalogue_changed is not None:
+            self._catalogue_changed()
+        await self._audit.record(admin, "open_to.rename", f"open_to:{renamed.slug}", renamed.label)
         return renamed
 
     async def remove_reason(self, admin: Account, slug: str) -> None:
         """Members' answers for it go too; the reason stops matching anywhere."""
         _require_admin(admin)
-        if not await self._store.delete_open_to_reason(clean_reason_slug(slug, "slug")):
+        cleaned = clean_reason_slug(slug, "slug")
+        if not await self._store.delete_open_to_reason(cleaned):
             raise NotFound("no such reason")
+        if self._catalogue_changed is not None:
+            self._catalogue_changed()
+        await self._audit.record(admin, "open_to.remove", f"open_to:{cleaned}")
 
     # --- members' answers ----------------------------------------------------------------
 

@@ -463,10 +463,18 @@ class PostService:
             inboxes += await self._badge_actors.reached_inboxes(post)
         await self._deliverer.publish(activity, signer_account_id=author.id, inboxes=inboxes)
 
-    async def _fan_out_locally(self, post: Post, *, author_account_id: str | None) -> None:
+    async def _fan_out_locally(
+        self,
+        post: Post,
+        *,
+        author_account_id: str | None,
+        local_followers: list[str] | None = None,
+    ) -> None:
         readers: list[str] = [author_account_id] if author_account_id else []
         if post.visibility is not Visibility.DIRECT:
-            readers += await self._store.local_follower_ids(post.author)
+            if local_followers is None:
+                local_followers = await self._store.local_follower_ids(post.author)
+            readers += local_followers
         readers += await self._local_readers(post.audience, author=post.author)
         await self._store.add_to_timelines(post, readers)
 
@@ -857,13 +865,20 @@ class PostService:
 
     # --- remote posts --------------------------------------------------------------------
 
-    async def ingest_remote(self, note: dict[str, Any], author: RemoteActor) -> Post | None:
-        """Store a remote note and put it on the timelines of the local people it is for."""
+    async def ingest_remote(
+        self,
+        note: dict[str, Any],
+        author: RemoteActor,
+        *,
+        local_followers: list[str] | None = None,
+    ) -> Post | None:
+        """Store a remote note and put it on the timelines of the local people it is for
+        (`local_followers`: the author's local followers' account ids, when the caller has
+        just read them)."""
         now = self._clock()
         parsed = parse_remote_note(note, author, now)
-        existing = await self._store.get_post_by_uri(parsed.uri)
-        if existing is not None:
-            return existing
+        # No look-up first: a note we already hold fails insert_post (its uri is unique) and
+        # is returned below, so the usual case, a new note, costs one read less.
         parent = (
             await self._store.get_post_by_uri(parsed.in_reply_to) if parsed.in_reply_to else None
         )
@@ -893,7 +908,7 @@ class PostService:
         )
         if not await self._store.insert_post(post):
             return await self._store.get_post_by_uri(parsed.uri)
-        await self._fan_out_locally(post, author_account_id=None)
+        await self._fan_out_locally(post, author_account_id=None, local_followers=local_followers)
         if post.badges and self._is_badge_peer(post.author):
             await self._fan_out_to_badges(post, fresh=True)
         return post

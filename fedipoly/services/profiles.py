@@ -214,6 +214,12 @@ class ProfileService:
             after_fields=len(profile.positions),
         )
 
+    def forget_all_documents(self) -> None:
+        """Something every member's actor may show changed (a badge's or an open-to reason's
+        name): this process renders them afresh."""
+        if self._documents is not None:
+            self._documents.clear()
+
     async def announce_update(self, account: Account) -> None:
         """Send Update{Person} to followers so peers refresh now, not after a day (interop §4.5).
 

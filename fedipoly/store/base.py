@@ -32,6 +32,7 @@ from fedipoly.models import (
     ClaimedDelivery,
     Delivery,
     DeliveryState,
+    FinishedDelivery,
     Follow,
     FollowState,
     InboxItem,
@@ -848,6 +849,17 @@ class MediaStore(Protocol):
         ...
 
 
+class DeliveryBatchStore(Protocol):
+    async def finish_deliveries(self, finished: list[FinishedDelivery]) -> None:
+        """Record several attempts in one write, each exactly as `finish_delivery` would
+        (counted, and only while its worker still holds the lease)."""
+        ...
+
+    async def hosts_failures(self, hosts: list[str]) -> dict[str, tuple[int, datetime | None]]:
+        """`host_failures` of each host that has failures on record, in one read."""
+        ...
+
+
 class Store(
     SettingStore,
     AccountStore,
@@ -863,6 +875,7 @@ class Store(
     ModerationStore,
     CollabStore,
     MediaStore,
+    DeliveryBatchStore,
     Protocol,
 ):
     async def open(self) -> None:

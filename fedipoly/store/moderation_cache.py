@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Generic, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
 
 from fedipoly.moderation_models import DomainBlock, RemoteRestriction
 
@@ -41,56 +42,48 @@ class _Snapshot(Generic[T]):
         self.items = None
         self.generation += 1
 
+    async def get(self, ttl: float, load: Callable[[], Awaitable[dict[str, T]]]) -> dict[str, T]:
+        if (items := self.fresh(ttl)) is not None:
+            return items
+        async with self.lock:  # one reload at a time, however many requests are waiting
+            if (items := self.fresh(ttl)) is not None:
+                return items
+            generation = self.generation
+            loaded = await load()
+            if generation == self.generation:
+                self.items, self.loaded_at = loaded, time.monotonic()
+            return loaded
+
 
 class ModerationCache:
     """Mixin placed before the adapter's moderation mixin: same methods, answered from memory."""
 
     moderation_cache_seconds: float = 5.0
+    _cached_blocks: _Snapshot[DomainBlock]
+    _cached_restrictions: _Snapshot[RemoteRestriction]
 
-    @property
-    def _domain_block_snapshot(self) -> _Snapshot[DomainBlock]:
-        return self._snapshot("_domain_blocks_cached")
-
-    @property
-    def _restriction_snapshot(self) -> _Snapshot[RemoteRestriction]:
-        return self._snapshot("_restrictions_cached")
-
-    def _snapshot(self, attribute: str) -> Any:
-        snapshot = self.__dict__.get(attribute)
+    def _block_snapshot(self) -> _Snapshot[DomainBlock]:
+        snapshot: _Snapshot[DomainBlock] | None = getattr(self, "_cached_blocks", None)
         if snapshot is None:
-            snapshot = _Snapshot()
-            self.__dict__[attribute] = snapshot
+            snapshot = self._cached_blocks = _Snapshot()
         return snapshot
 
-    async def _blocks(self) -> dict[str, DomainBlock]:
-        snapshot = self._domain_block_snapshot
-        if (items := snapshot.fresh(self.moderation_cache_seconds)) is not None:
-            return items
-        async with snapshot.lock:
-            if (items := snapshot.fresh(self.moderation_cache_seconds)) is not None:
-                return items
-            generation = snapshot.generation
-            loaded = {block.domain: block for block in await super().list_domain_blocks()}  # type: ignore[misc]
-            if generation == snapshot.generation:
-                snapshot.items, snapshot.loaded_at = loaded, time.monotonic()
-            return loaded
+    def _restriction_snapshot(self) -> _Snapshot[RemoteRestriction]:
+        snapshot: _Snapshot[RemoteRestriction] | None = getattr(self, "_cached_restrictions", None)
+        if snapshot is None:
+            snapshot = self._cached_restrictions = _Snapshot()
+        return snapshot
 
-    async def _restrictions(self) -> dict[str, RemoteRestriction]:
-        snapshot = self._restriction_snapshot
-        if (items := snapshot.fresh(self.moderation_cache_seconds)) is not None:
-            return items
-        async with snapshot.lock:
-            if (items := snapshot.fresh(self.moderation_cache_seconds)) is not None:
-                return items
-            generation = snapshot.generation
-            restrictions = await super().list_remote_restrictions()  # type: ignore[misc]
-            loaded = {restriction.actor_uri: restriction for restriction in restrictions}
-            if generation == snapshot.generation:
-                snapshot.items, snapshot.loaded_at = loaded, time.monotonic()
-            return loaded
+    async def _load_blocks(self) -> dict[str, DomainBlock]:
+        blocks = await super().list_domain_blocks()  # type: ignore[misc]
+        return {block.domain: block for block in blocks}
+
+    async def _load_restrictions(self) -> dict[str, RemoteRestriction]:
+        restrictions = await super().list_remote_restrictions()  # type: ignore[misc]
+        return {restriction.actor_uri: restriction for restriction in restrictions}
 
     async def find_domain_blocks(self, domains: list[str]) -> list[DomainBlock]:
-        blocks = await self._blocks()
+        blocks = await self._block_snapshot().get(self.moderation_cache_seconds, self._load_blocks)
         return sorted(
             (blocks[domain] for domain in set(domains) if domain in blocks),
             key=lambda block: block.domain,
@@ -100,25 +93,28 @@ class ModerationCache:
         try:
             return bool(await super().put_domain_block(block))  # type: ignore[misc]
         finally:
-            self._domain_block_snapshot.drop()
+            self._block_snapshot().drop()
 
     async def delete_domain_block(self, domain: str) -> bool:
         try:
             return bool(await super().delete_domain_block(domain))  # type: ignore[misc]
         finally:
-            self._domain_block_snapshot.drop()
+            self._block_snapshot().drop()
 
     async def get_remote_restriction(self, actor_uri: str) -> RemoteRestriction | None:
-        return (await self._restrictions()).get(actor_uri)
+        restrictions = await self._restriction_snapshot().get(
+            self.moderation_cache_seconds, self._load_restrictions
+        )
+        return restrictions.get(actor_uri)
 
     async def put_remote_restriction(self, restriction: RemoteRestriction) -> None:
         try:
             await super().put_remote_restriction(restriction)  # type: ignore[misc]
         finally:
-            self._restriction_snapshot.drop()
+            self._restriction_snapshot().drop()
 
     async def delete_remote_restriction(self, actor_uri: str) -> bool:
         try:
             return bool(await super().delete_remote_restriction(actor_uri))  # type: ignore[misc]
         finally:
-            self._restriction_snapshot.drop()
+            self._restriction_snapshot().drop()

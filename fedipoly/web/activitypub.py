@@ -3,6 +3,7 @@ outboxes, follower collections and notes. Thin: verification and work live in th
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 from urllib.parse import urlencode
@@ -36,6 +37,8 @@ routes = web.RouteTableDef()
 AS_JSON_TYPE = f"{ACTIVITY_JSON}; charset=utf-8"
 COLLECTION_PAGE_SIZE = 20
 CORS = {"Access-Control-Allow-Origin": "*"}
+ACTIVITY_JSON_HEADERS = {"Content-Type": AS_JSON_TYPE, "Vary": "Accept"}
+JRD_HEADERS = {**CORS, "Content-Type": f"{JRD_CONTENT_TYPE}; charset=utf-8"}
 
 
 def activity_json(document: dict[str, Any], status: int = 200) -> web.Response:
@@ -50,7 +53,13 @@ def activity_json(document: dict[str, Any], status: int = 200) -> web.Response:
 
 
 def wants_activitypub(request: web.Request) -> bool:
-    return is_activitypub_media_type(request.headers.get("Accept", ""))
+    return _accepts_activitypub(request.headers.get("Accept", ""))
+
+
+# Peers send a handful of distinct Accept headers, and parsing one was ~8% of an actor GET.
+@functools.lru_cache(maxsize=256)
+def _accepts_activitypub(accept: str) -> bool:
+    return is_activitypub_media_type(accept)
 
 
 async def member(request: web.Request) -> Account:
@@ -71,6 +80,9 @@ async def webfinger(request: web.Request) -> web.Response:
         return web.json_response(
             {"error": "the resource parameter is required"}, status=400, headers=CORS
         )
+    discovery = request.app[appkeys.DISCOVERY]
+    if (cached := discovery.cached_jrd(resource)) is not None:  # services/discovery.py
+        return web.Response(body=cached, headers=JRD_HEADERS)
     badge_directory = request.app[appkeys.BADGE_DIRECTORY]
     if badge_directory.is_server_resource(resource):  # FEP-d556: the server's own actor
         jrd = badge_directory.server_jrd(resource)
@@ -105,18 +117,12 @@ async def webfinger(request: web.Request) -> web.Response:
         )
         return web.json_response(jrd, content_type=JRD_CONTENT_TYPE, headers=CORS)
     try:
-        account = await request.app[appkeys.ACCOUNTS].get_by_username(username)
+        body = await discovery.jrd(username, resource=resource)
     except NotFound:
         return web.json_response({"error": "no such account"}, status=404, headers=CORS)
-    if account.suspended:
+    except Gone:
         return web.json_response({"error": "this account is gone"}, status=410, headers=CORS)
-    jrd = build_jrd(
-        subject=f"acct:{account.username}@{urls.domain}",
-        actor_url=urls.actor(account.username),
-        profile_url=urls.profile(account.username),
-        aliases=[urls.profile(account.username), urls.actor(account.username)],
-    )
-    return web.json_response(jrd, content_type=JRD_CONTENT_TYPE, headers=CORS)
+    return web.Response(body=body, headers=JRD_HEADERS)
 
 
 def _profile_username(base: str, url: str) -> str | None:
@@ -178,11 +184,13 @@ async def nodeinfo(request: web.Request) -> web.Response:
 
 @routes.get("/users/{username}")
 async def actor(request: web.Request) -> web.StreamResponse:
+    if wants_activitypub(request):
+        # Rendered once and served from memory (services/discovery.py): peers fetch it often.
+        body = await request.app[appkeys.DISCOVERY].actor(request.match_info["username"])
+        return web.Response(body=body, headers=ACTIVITY_JSON_HEADERS)
     account = await member(request)
     urls = request.app[appkeys.URLS]
-    if not wants_activitypub(request):
-        raise web.HTTPSeeOther(urls.profile(account.username), headers={"Vary": "Accept"})
-    return activity_json(await request.app[appkeys.PROFILES].actor_document(account))
+    raise web.HTTPSeeOther(urls.profile(account.username), headers={"Vary": "Accept"})
 
 
 @routes.get("/actor")

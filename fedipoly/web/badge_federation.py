@@ -19,6 +19,7 @@ from fedipoly.services.badge_directory import DIRECTORY_CONTEXT, AlsoOn, PeerVie
 from fedipoly.services.badge_icons import ICON_MEDIA_TYPE, badge_icon_png
 from fedipoly.services.posts import decode_cursor, encode_cursor
 from fedipoly.web.activitypub import (
+    ACTIVITY_JSON_HEADERS,
     COLLECTION_PAGE_SIZE,
     _receive,
     activity_json,
@@ -54,12 +55,13 @@ async def _badge_actor(request: web.Request) -> Badge:
 
 @routes.get("/badge-actors/{badge_id}")
 async def badge_actor(request: web.Request) -> web.StreamResponse:
+    if wants_activitypub(request):  # served from memory (services/discovery.py)
+        body = await request.app[appkeys.DISCOVERY].badge_actor(request.match_info["badge_id"])
+        return web.Response(body=body, headers=ACTIVITY_JSON_HEADERS)
     badge = await _badge_actor(request)
-    if not wants_activitypub(request):
-        raise web.HTTPSeeOther(
-            request.app[appkeys.URLS].badge_page(badge.slug), headers={"Vary": "Accept"}
-        )
-    return activity_json(await request.app[appkeys.BADGE_ACTORS].actor_document(badge))
+    raise web.HTTPSeeOther(
+        request.app[appkeys.URLS].badge_page(badge.slug), headers={"Vary": "Accept"}
+    )
 
 
 @routes.get("/badge-actors/{badge_id}/icon.png")

@@ -111,10 +111,13 @@ def csrf_exempt(request: web.Request) -> bool:
 
 @web.middleware
 async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Double-submit token: a random HttpOnly cookie echoed in every form as a hidden field."""
+    """Double-submit token: a random HttpOnly cookie echoed in every form as a hidden field.
+
+    Without the cookie, a token is drawn only when a page needs one (`csrf_token`): most
+    requests without it are federation GETs answering JSON."""
     cookie_token = request.cookies.get(CSRF_COOKIE)
-    token = cookie_token or secrets.token_urlsafe(24)
-    request[CSRF_KEY] = token
+    if cookie_token:
+        request[CSRF_KEY] = cookie_token
     if request.method in UNSAFE_METHODS and not csrf_exempt(request):
         form = await request.post()
         submitted = form.get(CSRF_FIELD)
@@ -137,7 +140,7 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
         config = request.app[appkeys.CONFIG]
         response.set_cookie(
             CSRF_COOKIE,
-            token,
+            csrf_token(request),
             httponly=True,
             samesite="Lax",
             secure=config.server.is_https,
@@ -187,6 +190,15 @@ async def security_headers_middleware(request: web.Request, handler: Handler) ->
     return response
 
 
+def csrf_token(request: web.Request) -> str:
+    """The request's CSRF token: the cookie's, or one drawn now (and set as the cookie on an
+    HTML answer by `csrf_middleware`)."""
+    token = request.get(CSRF_KEY)
+    if token is None:
+        token = request[CSRF_KEY] = secrets.token_urlsafe(24)
+    return token
+
+
 def current_account(request: web.Request) -> Account | None:
     return request.get(ACCOUNT_KEY)
 
@@ -196,7 +208,7 @@ def base_template_context(request: web.Request) -> dict[str, Any]:
     config = request.app[appkeys.CONFIG]
     return {
         "account": current_account(request),
-        "csrf_token": request.get(CSRF_KEY, ""),
+        "csrf_token": csrf_token(request),
         "domain": config.server.domain,
         "registration_mode": config.registration.mode,
     }

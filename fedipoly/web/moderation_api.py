@@ -23,6 +23,7 @@ from fedipoly.moderation_models import (
     RemoteRestriction,
     Report,
 )
+from fedipoly.services.moderation import ReportedPost
 from fedipoly.web.api import read_json, require_account
 from fedipoly.web.badges_api import badge_json, query_int, safe_json
 from fedipoly.web.middlewares import current_account
@@ -200,10 +201,26 @@ async def list_badge_reports(request: web.Request) -> web.Response:
 @routes.get("/api/v1/moderation/reports/{report_id}")
 async def get_report(request: web.Request) -> web.Response:
     account = require_account(request)
-    report = await request.app[appkeys.MODERATION].get_report(
-        account, request.match_info["report_id"]
-    )
-    return safe_json(report_json(report))
+    moderation = request.app[appkeys.MODERATION]
+    report = await moderation.get_report(account, request.match_info["report_id"])
+    reported = await moderation.reported_post(account, report)
+    return safe_json(report_json(report) | {"post": reported_post_json(reported)})
+
+
+def reported_post_json(reported: ReportedPost | None) -> dict[str, Any] | None:
+    """What was reported, as moderators see it (also when nobody else can any more)."""
+    if reported is None:
+        return None
+    post = reported.post
+    return {
+        "uri": post.uri,
+        "author": post.author,
+        "content_html": post.content_html,
+        "visibility": post.visibility.value,
+        "published": post.published.isoformat(),
+        "deleted_at": post.deleted_at.isoformat() if post.deleted_at else None,
+        "author_suspended": reported.author_suspended,
+    }
 
 
 @routes.post("/api/v1/moderation/reports/{report_id}/resolve")

@@ -123,11 +123,11 @@ async def reports(request: web.Request) -> web.Response:
 async def _report_page(
     request: web.Request, account: Account, error: FedipolyError | None = None
 ) -> web.Response:
-    report = await request.app[appkeys.MODERATION].get_report(
-        account, request.match_info["report_id"]
-    )
+    moderation = request.app[appkeys.MODERATION]
+    report = await moderation.get_report(account, request.match_info["report_id"])
     context = {
         "report": report,
+        "reported": await moderation.reported_post(account, report),
         "remote": report.target_actor is not None
         and not request.app[appkeys.URLS].is_local(report.target_actor),
         "error": error.message if error else None,

@@ -50,8 +50,25 @@ MODERATION_SCHEMAS: dict[str, Any] = {
             "resolution": NULLABLE_STRING,
             "resolved_at": NULLABLE_TIME,
             "forwarded": {"type": "boolean"},
+            "post": {
+                "oneOf": [_ref("ReportedPost"), {"type": "null"}],
+                "description": "One report only: the reported post as moderators see it, "
+                "whatever its audience and even when its author is suspended",
+            },
         },
         ["id", "kind", "target", "state", "created_at"],
+    ),
+    "ReportedPost": _object(
+        {
+            "uri": STRING,
+            "author": STRING,
+            "content_html": STRING,
+            "visibility": {"type": "string", "enum": ["public", "followers", "direct"]},
+            "published": DATE_TIME,
+            "deleted_at": NULLABLE_TIME,
+            "author_suspended": {"type": "boolean"},
+        },
+        ["uri", "author", "content_html", "visibility", "published", "author_suspended"],
     ),
     "ReportPage": _object(
         {

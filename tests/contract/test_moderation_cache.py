@@ -55,9 +55,10 @@ async def test_a_suspension_made_here_applies_at_once(store: Store) -> None:
 
 async def test_another_process_sees_changes_once_its_copy_expires(store: Store) -> None:
     uri = "https://remote.example/users/bob"
-    async with other_process(store, cache_seconds=3600) as cached, other_process(
-        store, cache_seconds=0
-    ) as uncached:
+    async with (
+        other_process(store, cache_seconds=3600) as cached,
+        other_process(store, cache_seconds=0) as uncached,
+    ):
         assert await cached.find_domain_blocks(["spam.example"]) == []
         assert await cached.get_remote_restriction(uri) is None
         await store.put_domain_block(DomainBlock("spam.example", "spam", "mod", utc_now()))

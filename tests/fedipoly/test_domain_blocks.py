@@ -32,6 +32,7 @@ from fedipoly.moderation_models import ReportState, ReportTarget
 from fedipoly.store.base import Store
 from tests.contract.test_federation_store import remote_actor
 from tests.fedipoly import test_cli
+from tests.fedipoly.services.test_badge_actors import CHESS, follow_badge
 from tests.fedipoly.test_cli import RunCli
 from tests.instances import Instance, eventually, running_instances
 
@@ -239,9 +240,17 @@ async def test_operators_block_domains_and_suspend_members_from_the_command_line
         invite_code=None,
         bypass_registration_mode=True,
     )
+    chess = await app[appkeys.BADGES].get_badge("chess", None)
+    await app[appkeys.BADGES].add_badges(member, ["chess"])
+    await store.set_badge_announce_preference(member.id, True)
+    await follow_badge(store, app[appkeys.BADGE_ACTORS], chess)
+    await app[appkeys.POSTS].create(member, "a game", Visibility.PUBLIC, activity_tags=[CHESS])
+    assert len(await store.badge_announces_of_author(member.id, chess.id)) == 1
     code, out, _ = await run_cli("moderation", "suspend", "sam", "--reason", "spam")
     assert (code, out) == (0, "suspended @sam\n")
     assert (await store.get_account(member.id)).suspended  # type: ignore[union-attr]
+    # The badge's boost of sam's post (now a 404) is withdrawn from the command line too.
+    assert await store.badge_announces_of_author(member.id, chess.id) == []
     code, out, _ = await run_cli("moderation", "unsuspend", "sam")
     assert (code, out) == (0, "restored @sam\n")
     code, _, err = await run_cli("moderation", "suspend", "nobody")

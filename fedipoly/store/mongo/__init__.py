@@ -9,6 +9,7 @@ from fedipoly.store.moderation_cache import ModerationCache
 from fedipoly.store.mongo.accounts import MongoAccounts
 from fedipoly.store.mongo.badge_federation import MongoBadgeFederation
 from fedipoly.store.mongo.collab import MongoCollab
+from fedipoly.store.mongo.delivery_batch import MongoDeliveryBatch
 from fedipoly.store.mongo.federation import MongoFederation
 from fedipoly.store.mongo.media import MongoMedia
 from fedipoly.store.mongo.moderation import MongoModeration
@@ -27,6 +28,7 @@ class MongoStore(
     MongoModeration,
     MongoCollab,
     MongoMedia,
+    MongoDeliveryBatch,
 ):
     """Composes the per-domain mixins; each mixin holds the queries of one domain."""
 

@@ -9,6 +9,7 @@ from fedipoly.store.moderation_cache import ModerationCache
 from fedipoly.store.sqlite.accounts import SqliteAccounts
 from fedipoly.store.sqlite.badge_federation import SqliteBadgeFederation
 from fedipoly.store.sqlite.collab import SqliteCollab
+from fedipoly.store.sqlite.delivery_batch import SqliteDeliveryBatch
 from fedipoly.store.sqlite.federation import SqliteFederation
 from fedipoly.store.sqlite.media import SqliteMedia
 from fedipoly.store.sqlite.moderation import SqliteModeration
@@ -33,6 +34,7 @@ class SqliteStore(
     SqliteModeration,
     SqliteCollab,
     SqliteMedia,
+    SqliteDeliveryBatch,
 ):
     """Composes the per-domain mixins; each mixin holds the queries of one domain."""
 

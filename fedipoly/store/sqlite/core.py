@@ -140,8 +140,12 @@ class SqliteCore:
 
     async def execute(self, sql: str, params: Iterable[Any] = ()) -> int:
         """Run one write statement in its own transaction; returns the changed row count."""
-        async with self.transaction() as db:
-            cursor = await db.execute(sql, tuple(params))
+        # The connection is in autocommit mode, where one statement is its own transaction
+        # and a write statement takes the write lock as it starts (as BEGIN IMMEDIATE would).
+        # Holding our lock keeps it out of another coroutine's open transaction; skipping
+        # BEGIN/COMMIT saves two hops to aiosqlite's thread per write (an inbox POST is one).
+        async with self._write_lock:
+            cursor = await self.db.execute(sql, tuple(params))
             return cursor.rowcount
 
     async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:

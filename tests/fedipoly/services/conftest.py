@@ -10,6 +10,7 @@ import pytest
 from federation.client import FederationClient
 from federation.ssrf import HostPolicy
 from fedipoly.models import Account, Follow, FollowState, Role, new_id, utc_now
+from fedipoly.services.audit import AuditLog
 from fedipoly.services.badges import BadgeService
 from fedipoly.services.delivery import Deliverer
 from fedipoly.services.profiles import ProfileService
@@ -36,7 +37,7 @@ def profiles(store: Store, urls: Urls) -> ProfileService:
 
 @pytest.fixture
 def badges(store: Store, profiles: ProfileService) -> BadgeService:
-    return BadgeService(store, profiles, utc_now)
+    return BadgeService(store, profiles, utc_now, audit=AuditLog(store, utc_now))
 
 
 async def make_member(store: Store, username: str, role: Role = Role.MEMBER) -> Account:

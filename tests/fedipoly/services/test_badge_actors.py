@@ -22,6 +22,7 @@ from fedipoly.models import (
     utc_now,
 )
 from fedipoly.services.accounts import validate_username
+from fedipoly.services.audit import AuditLog
 from fedipoly.services.badge_actors import (
     ANNOUNCES_DEFAULT,
     AnnounceLimits,
@@ -48,7 +49,11 @@ def services(
     actors = BadgeActorService(store, deliverer, urls, utc_now, limits=limits or AnnounceLimits())
     posts = PostService(store, deliverer, urls, utc_now, badge_actors=actors)
     badges = BadgeService(
-        store, ProfileService(store, deliverer, urls, utc_now), utc_now, badge_actors=actors
+        store,
+        ProfileService(store, deliverer, urls, utc_now),
+        utc_now,
+        audit=AuditLog(store, utc_now),
+        badge_actors=actors,
     )
     return actors, posts, badges
 

@@ -22,6 +22,7 @@ from federation.vocab import PUBLIC
 from fedipoly.badge_federation_models import BadgePeer, PeerBadge
 from fedipoly.models import Follow, FollowState, RemoteActor, new_id, utc_now
 from fedipoly.services.actors import RemoteActors
+from fedipoly.services.audit import AuditLog
 from fedipoly.services.badge_directory import (
     FOLLOWER_PAGE_SIZE,
     MAX_DIRECTORY_PAGES,
@@ -149,6 +150,7 @@ def directory_service(store: Store, urls: Urls, client: FederationClient) -> Bad
         deliverer=deliverer,
         badge_actors=badge_actors,
         posts=posts,
+        audit=AuditLog(store, utc_now),
         max_peer_badges=PEER_BADGE_CAP,
     )
 

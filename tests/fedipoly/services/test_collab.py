@@ -17,6 +17,7 @@ from fedipoly.errors import Conflict, Forbidden, NotFound, RateLimited, Validati
 from fedipoly.models import Account, MemberBadgeEntry, Role, Visibility, utc_now
 from fedipoly.moderation_models import DomainBlock
 from fedipoly.services.actors import RemoteActors
+from fedipoly.services.audit import AuditLog
 from fedipoly.services.collab import REQUEST_PROPERTY, CollabService
 from fedipoly.services.conversations import ConversationService
 from fedipoly.services.delivery import Deliverer
@@ -61,7 +62,7 @@ def world(store: Store) -> World:
     profiles = ProfileService(store, deliverer, urls, clock)
     # The signer is never called: these tests fetch no remote actor.
     actors = RemoteActors(store, client, urls, lambda *args: {}, clock)
-    open_to = OpenToService(store, clock, profiles.announce_update)
+    open_to = OpenToService(store, clock, profiles.announce_update, audit=AuditLog(store, clock))
     posts = PostService(store, deliverer, urls, clock)
     conversations = ConversationService(store, posts, urls, clock)
     collab = CollabService(

@@ -24,20 +24,32 @@ from fedipoly.models import (
 )
 from fedipoly.moderation_models import DomainBlock, ReportTarget
 from fedipoly.services.actors import RemoteActors
+from fedipoly.services.audit import AuditLog
+from fedipoly.services.badge_actors import BadgeActorService
+from fedipoly.services.badge_directory import BadgeDirectoryService
 from fedipoly.services.badge_moderation import BadgeModeration
 from fedipoly.services.badges import BadgeService
 from fedipoly.services.delivery import Deliverer
 from fedipoly.services.follows import FollowService
 from fedipoly.services.inbox import InboxService
 from fedipoly.services.keys import make_signer
-from fedipoly.services.moderation import MAX_COMMENT, MAX_FLAG_TARGETS, AuditLog, ModerationService
+from fedipoly.services.moderation import MAX_COMMENT, MAX_FLAG_TARGETS, ModerationService
 from fedipoly.services.notifications import NotificationService
+from fedipoly.services.open_to import OpenToService
 from fedipoly.services.posts import PostService
+from fedipoly.services.profiles import ProfileService
 from fedipoly.store import Store
 from fedipoly.urls import Urls
 from tests.contract.test_federation_store import post, remote_actor
 from tests.fedipoly.services.conftest import make_member, sent_activities
-from tests.fedipoly.services.test_badge_actors import follow_badge, services
+from tests.fedipoly.services.test_badge_actors import (
+    CHESS,
+    announces,
+    chess_holder,
+    follow_badge,
+    services,
+)
+from tests.fedipoly.services.test_badge_directory import directory_service
 
 
 @pytest.fixture
@@ -127,6 +139,85 @@ async def test_merging_an_announced_badge_withdraws_its_announces_and_a_revert_s
     assert not [a for a in await sent_activities(store) if a["type"] == "Announce"]
 
 
+def undone_announces(sent: list[dict[str, Any]]) -> list[str]:
+    return [
+        activity["object"]["object"]
+        for activity in sent
+        if activity["type"] == "Undo" and activity["object"]["type"] == "Announce"
+    ]
+
+
+async def test_suspending_a_member_withdraws_their_badge_announces_and_lifting_sends_none(
+    store: Store, urls: Urls, client: FederationClient, mod: Account
+) -> None:
+    actors, post_service, badges = services(store, urls)
+    chess = await badges.get_badge("chess", None)
+    await follow_badge(store, actors, chess)
+    alice = await chess_holder(store, badges, "alice")
+    bob = await chess_holder(store, badges, "bob")
+    games = [
+        await post_service.create(alice, f"game {n}", Visibility.PUBLIC, activity_tags=[CHESS])
+        for n in range(2)
+    ]
+    kept = await post_service.create(bob, "bob's game", Visibility.PUBLIC, activity_tags=[CHESS])
+    assert sorted(announces(await sent_activities(store))) == sorted(
+        [*(game.uri for game in games), kept.uri]
+    )
+    moderation = moderation_with(store, urls, client, post_service, badges, actors)
+
+    await moderation.suspend_account(mod, "alice", "spam")
+    # Those boosts now point at posts that answer 404: other servers are told to drop them.
+    assert sorted(undone_announces(await sent_activities(store))) == sorted(g.uri for g in games)
+    assert await actors.outbox_total(chess) == 1  # bob's announce stays
+
+    # Lifting does not announce old posts again (no flood of boosts); later ones are, as usual.
+    await moderation.unsuspend_account(mod, "alice")
+    assert await sent_activities(store) == []
+    later = await post_service.create(alice, "back", Visibility.PUBLIC, activity_tags=[CHESS])
+    assert announces(await sent_activities(store)) == [later.uri]
+
+
+async def test_removing_a_reported_post_withdraws_its_badge_announce(
+    store: Store, urls: Urls, client: FederationClient, mod: Account
+) -> None:
+    actors, post_service, badges = services(store, urls)
+    chess = await badges.get_badge("chess", None)
+    await follow_badge(store, actors, chess)
+    alice = await chess_holder(store, badges, "alice")
+    reporter = await make_member(store, "reporter")
+    game = await post_service.create(alice, "game", Visibility.PUBLIC, activity_tags=[CHESS])
+    assert announces(await sent_activities(store)) == [game.uri]
+    moderation = moderation_with(store, urls, client, post_service, badges, actors)
+    report = await moderation.report(reporter, "post", game.uri, "not chess at all")
+
+    await moderation.resolve_report(mod, report.id, action="resolve", remove=True)
+    sent = await sent_activities(store)
+    assert undone_announces(sent) == [game.uri]
+    assert any(activity["type"] == "Delete" for activity in sent)
+    assert await actors.outbox_total(chess) == 0
+
+
+def moderation_with(
+    store: Store,
+    urls: Urls,
+    client: FederationClient,
+    posts: PostService,
+    badges: BadgeService,
+    badge_actors: BadgeActorService,
+) -> ModerationService:
+    return ModerationService(
+        store,
+        actors=RemoteActors(store, client, urls, make_signer("k", "unused", utc_now), utc_now),
+        deliverer=Deliverer(store, client, urls, utc_now, "unused instance key"),
+        posts=posts,
+        badges=badges,
+        notifications=NotificationService(store, utc_now),
+        urls=urls,
+        clock=utc_now,
+        badge_actors=badge_actors,
+    )
+
+
 async def test_lifting_a_silence_lists_the_accounts_posts_again(
     store: Store, moderation: ModerationService, mod: Account
 ) -> None:
@@ -189,6 +280,7 @@ NOT_MODERATOR_ACTIONS = {
         "reports",
         "badge_reports",
         "get_report",
+        "reported_post",
         "remote_restrictions",
         "domain_blocks",
         "audit_log",
@@ -201,6 +293,35 @@ NOT_MODERATOR_ACTIONS = {
         "stewards",
         "is_steward",
     },
+    # Moderators' and admins' actions outside the moderation services are audited too.
+    BadgeService: {
+        "get_badge",
+        "create_badge",
+        "catalogue",
+        "search",
+        "member_badges",
+        "add_badges",
+        "remove_badges",
+        "reorder",
+        "set_featured",
+        "holders",
+        "count_holders",
+        "pending_badges",
+        "activity_tags",
+    },
+    BadgeDirectoryService: {
+        "directory_total",
+        "directory_page",
+        "peers",
+        "met_instances",
+        "ensure_config_peers",  # the operator's configuration file, not a person's action
+        "is_approved_peer",
+        "refresh_once",
+        "also_on",
+        "on_announce",
+        "on_undo_announce",
+    },
+    OpenToService: {"catalogue", "reason", "lines", "open_reasons", "set_answers"},
 }
 
 
@@ -214,7 +335,10 @@ def public_methods(cls: type) -> set[str]:
 
 async def test_every_moderator_action_writes_an_audit_entry(
     store: Store,
+    urls: Urls,
+    client: FederationClient,
     badges: BadgeService,
+    profiles: ProfileService,
     moderation: ModerationService,
     badge_moderation: BadgeModeration,
     mod: Account,
@@ -223,7 +347,9 @@ async def test_every_moderator_action_writes_an_audit_entry(
     admin = await make_member(store, "ada", Role.ADMIN)
     dave = remote_actor("dave")
     await store.upsert_remote_actor(dave)
-    for slug in ("pyhton", "snek", "spam"):
+    peers = directory_service(store, urls, client)
+    open_to = OpenToService(store, utc_now, profiles.announce_update, audit=moderation.audit)
+    for slug in ("pyhton", "snek", "spam", "junk"):
         await badges.create_badge(
             alice, slug=slug, display_name=slug.title(), color="#123456", icon="🐍"
         )
@@ -233,7 +359,7 @@ async def test_every_moderator_action_writes_an_audit_entry(
     async def merge() -> None:
         merged.append((await badge_moderation.merge(mod, "pyhton", "python")).id)
 
-    m, b = moderation, badge_moderation
+    m, b, s = moderation, badge_moderation, badges
     # In order: each later step may rely on an earlier one (approve before merge, ...).
     actions: dict[tuple[type, str], Callable[[], Awaitable[Any]]] = {
         (ModerationService, "resolve_report"): lambda: m.resolve_report(
@@ -254,6 +380,20 @@ async def test_every_moderator_action_writes_an_audit_entry(
         (BadgeModeration, "revert_merge"): lambda: b.revert_merge(mod, merged[0]),
         (BadgeModeration, "appoint_steward"): lambda: b.appoint_steward(mod, "chess", "alice"),
         (BadgeModeration, "dismiss_steward"): lambda: b.dismiss_steward(mod, "chess", "alice"),
+        (BadgeService, "approve"): lambda: s.approve(mod, "snek"),
+        (BadgeService, "reject"): lambda: s.reject(mod, "junk", "spam"),
+        (BadgeService, "add_activity_tag"): lambda: s.add_activity_tag(mod, "Won a game", "chess"),
+        (BadgeDirectoryService, "save_peer"): lambda: peers.save_peer(
+            admin, "peer.example", approved=True
+        ),
+        (BadgeDirectoryService, "remove_peer"): lambda: peers.remove_peer(admin, "peer.example"),
+        (OpenToService, "add_reason"): lambda: open_to.add_reason(
+            admin, "woodturning", "Woodturning"
+        ),
+        (OpenToService, "rename_reason"): lambda: open_to.rename_reason(
+            admin, "woodturning", "Woodturning lessons"
+        ),
+        (OpenToService, "remove_reason"): lambda: open_to.remove_reason(admin, "woodturning"),
     }
     for cls, reads in NOT_MODERATOR_ACTIONS.items():
         covered = {name for owner, name in actions if owner is cls}
@@ -265,6 +405,17 @@ async def test_every_moderator_action_writes_an_audit_entry(
         newest = await store.list_audit_entries(before=None, limit=1)
         assert newest != before, f"{cls.__name__}.{name} left no audit entry"
         assert newest[0].moderator_id in (mod.id, admin.id), name
+        assert newest[0].action and newest[0].target, name
+
+    # Who, what and on what, for the actions outside the moderation services.
+    entries = await store.list_audit_entries(before=None, limit=10)
+    assert [(e.moderator_id, e.action, e.target, e.reason) for e in reversed(entries[:5])] == [
+        (admin.id, "badge_peer.approve", "peer:peer.example", ""),
+        (admin.id, "badge_peer.remove", "peer:peer.example", ""),
+        (admin.id, "open_to.add", "open_to:woodturning", "Woodturning"),
+        (admin.id, "open_to.rename", "open_to:woodturning", "Woodturning lessons"),
+        (admin.id, "open_to.remove", "open_to:woodturning", ""),
+    ]
 
 
 async def test_a_boost_of_a_blocked_servers_post_is_never_fetched(

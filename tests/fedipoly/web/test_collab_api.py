@@ -155,6 +155,12 @@ async def test_admins_edit_the_catalogue(client: TestClient, app: web.Applicatio
     assert reasons[-1] == {"slug": "workshops", "label": "Workshops!"}
     assert (await api(client, "DELETE", "/api/v1/open_to/reasons/workshops", admin))[0] == 204
     assert (await api(client, "DELETE", "/api/v1/open_to/reasons/workshops", admin))[0] == 404
+    status, log = await api(client, "GET", "/api/v1/moderation/audit", admin)
+    assert [(e["action"], e["target"]) for e in log["entries"]] == [  # refusals leave none
+        ("open_to.remove", "open_to:workshops"),
+        ("open_to.rename", "open_to:workshops"),
+        ("open_to.add", "open_to:workshops"),
+    ]
 
 
 async def test_requests_refuse_bad_input_and_strangers_and_change_nothing(config: Config) -> None:
