@@ -12,7 +12,9 @@ index) runs beside it, also pinned to CPU 0, and the same wrk requests
 ``/.well-known/webfinger?resource=acct:alice@<host>`` and ``/users/alice`` with
 ``Accept: application/activity+json``. After a one-second warm-up each, the three runs take
 turns for `--rounds` rounds and the best run of each counts (the one least disturbed by
-anything else on the machine). Also printed: requests per CPU-second the server process used
+anything else on the machine). The server keeps the documents rendered for
+`server.document_cache_seconds` (default 5 s), so after the first request each run measures
+cached answers; `--cache-seconds 0` measures rendering every request. Also printed: requests per CPU-second the server process used
 during its run (from /proc), whose ratio holds even on a busy machine.
 """
 
@@ -76,8 +78,11 @@ async def seed(site_config: Config, members: int) -> None:
             await add_member(app, f"member{serial}")
 
 
-def measure(seconds: float, connections: int, members: int, rounds: int) -> Discovery:
-    site = new_site()
+def measure(
+    seconds: float, connections: int, members: int, rounds: int, cache_seconds: float | None
+) -> Discovery:
+    extra = {} if cache_seconds is None else {"server": {"document_cache_seconds": cache_seconds}}
+    site = new_site(extra)
     config = site.write()
     log(f"seeding {members} members in {site.directory}")
     asyncio.run(seed(config, members))
@@ -151,9 +156,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--members", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3, help="the best round counts")
+    parser.add_argument(
+        "--cache-seconds",
+        type=float,
+        help="server.document_cache_seconds for the site (0 renders every request)",
+    )
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
-    result = measure(args.seconds, args.connections, args.members, args.rounds)
+    result = measure(args.seconds, args.connections, args.members, args.rounds, args.cache_seconds)
     figures = report(result, args)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as out:

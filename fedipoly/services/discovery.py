@@ -1,6 +1,5 @@
 """Discovery documents (members' Person actors and WebFinger JRDs, badges' Group actors)
-rendered once and served
-from memory as ready-to-send bytes.
+rendered once and served from memory as ready-to-send bytes.
 
 Remote servers fetch these far more often than they change: every delivery a peer verifies,
 every mention it resolves, every profile it refreshes. Rendering one costs three or more
@@ -8,7 +7,8 @@ store reads and a JSON encoding; serving cached bytes costs a dictionary look-up
 
 Freshness: the process that makes a change forgets the member's documents at once (profile,
 display name, avatar, badges, open-to answers all pass through `ProfileService.announce_update`;
-suspension through the moderation operator). Other processes sharing the database (more
+suspension through the moderation operator; a badge reviewed, renamed, merged or restored and
+an open-to reason renamed or removed clear everything). Other processes sharing the database (more
 `serve` processes, workers on MongoDB) keep what they rendered for at most `ttl_seconds`
 (`server.document_cache_seconds`), so a change shows everywhere within that time. A suspended
 member's actor answers 410 at once in the process that suspended them and within the TTL
@@ -38,7 +38,7 @@ def compact_json(document: object) -> bytes:
 
 
 class DiscoveryDocuments:
-    """Members' actor documents and JRDs as bytes, from the cache or freshly rendered."""
+    """Actor documents and JRDs as bytes, from the cache or freshly rendered."""
 
     def __init__(
         self,

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from fedipoly.services.accounts import normalise_username
 
 Monotonic = Callable[[], float]
-DEFAULT_MAX_ENTRIES = 10_000
+# Actor documents are 2-4 kB: at most a few MB however many members or spellings are asked for.
+DEFAULT_MAX_ENTRIES = 2_000
 
 
 @dataclass(frozen=True)
