@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -31,6 +32,7 @@ from fedipoly import __version__, appkeys, render
 from fedipoly.errors import Gone, NotFound, PayloadTooLarge, ValidationFailed
 from fedipoly.models import Account
 from fedipoly.services.posts import decode_cursor, encode_cursor
+from fedipoly.store.base import Cursor
 
 routes = web.RouteTableDef()
 
@@ -256,30 +258,53 @@ def _page_url(collection: str, before: str | None) -> str:
     return f"{collection}?{urlencode(query)}"
 
 
+async def paged_collection(
+    request: web.Request,
+    collection: str,
+    total: Callable[[], Awaitable[int]],
+    page: Callable[[Cursor | None], Awaitable[tuple[list[Any], Cursor | None]]],
+) -> web.Response:
+    """An OrderedCollection, or with `?page=true` one newest-first page of it.
+
+    `page(before)` returns the page's items and the keyset cursor of the next page (None on
+    the last one).
+    """
+    if request.query.get("page") != "true":
+        return activity_json(
+            render.ordered_collection(collection, await total(), _page_url(collection, None))
+        )
+    before = request.query.get("before")
+    items, next_cursor = await page(decode_cursor(before))
+    next_page = _page_url(collection, encode_cursor(*next_cursor)) if next_cursor else None
+    return activity_json(
+        render.ordered_page(_page_url(collection, before), collection, items, next_page)
+    )
+
+
+def next_cursor_of(
+    rows: list[Any], cursor: Callable[[Any], Cursor], page_size: int = COLLECTION_PAGE_SIZE
+) -> Cursor | None:
+    """A full page may have more after it; a short one is the last."""
+    return cursor(rows[-1]) if len(rows) == page_size else None
+
+
 @routes.get("/users/{username}/outbox")
 async def outbox(request: web.Request) -> web.Response:
     account = await member(request)
     urls, posts = request.app[appkeys.URLS], request.app[appkeys.POSTS]
-    collection = urls.outbox(account.username)
-    if request.query.get("page") != "true":
-        total = await posts.count_public_posts(account)
-        return activity_json(
-            render.ordered_collection(collection, total, _page_url(collection, None))
-        )
-    before = request.query.get("before")
-    page = await posts.public_posts(
-        account, before=decode_cursor(before), limit=COLLECTION_PAGE_SIZE
-    )
-    items = [await posts.create_document(post, account) for post in page]
-    for item in items:
-        item.pop("@context", None)
-    next_page = (
-        _page_url(collection, encode_cursor(page[-1].published, page[-1].id))
-        if len(page) == COLLECTION_PAGE_SIZE
-        else None
-    )
-    return activity_json(
-        render.ordered_page(_page_url(collection, before), collection, items, next_page)
+
+    async def page(before: Cursor | None) -> tuple[list[Any], Cursor | None]:
+        rows = await posts.public_posts(account, before=before, limit=COLLECTION_PAGE_SIZE)
+        items = [await posts.create_document(post, account) for post in rows]
+        for item in items:
+            item.pop("@context", None)
+        return items, next_cursor_of(rows, lambda post: (post.published, post.id))
+
+    return await paged_collection(
+        request,
+        urls.outbox(account.username),
+        lambda: posts.count_public_posts(account),
+        page,
     )
 
 
@@ -287,26 +312,19 @@ async def _follow_collection(request: web.Request, *, followers: bool) -> web.Re
     account = await member(request)
     urls, follows_service = request.app[appkeys.URLS], request.app[appkeys.FOLLOWS]
     collection = urls.followers(account.username) if followers else urls.following(account.username)
-    if request.query.get("page") != "true":
+
+    async def total() -> int:
         follower_total, following_total = await follows_service.counts(account)
-        total = follower_total if followers else following_total
-        return activity_json(
-            render.ordered_collection(collection, total, _page_url(collection, None))
+        return follower_total if followers else following_total
+
+    async def page(before: Cursor | None) -> tuple[list[Any], Cursor | None]:
+        follows = await follows_service.collection_page(
+            account, followers=followers, before=before, limit=COLLECTION_PAGE_SIZE
         )
-    before_raw = request.query.get("before")
-    before = decode_cursor(before_raw)
-    follows = await follows_service.collection_page(
-        account, followers=followers, before=before, limit=COLLECTION_PAGE_SIZE
-    )
-    items = [follow.follower if followers else follow.followed for follow in follows]
-    next_page = (
-        _page_url(collection, encode_cursor(follows[-1].created_at, follows[-1].id))
-        if len(follows) == COLLECTION_PAGE_SIZE
-        else None
-    )
-    return activity_json(
-        render.ordered_page(_page_url(collection, before_raw), collection, items, next_page)
-    )
+        items = [follow.follower if followers else follow.followed for follow in follows]
+        return items, next_cursor_of(follows, lambda follow: (follow.created_at, follow.id))
+
+    return await paged_collection(request, collection, total, page)
 
 
 @routes.get("/users/{username}/followers")

@@ -7,7 +7,6 @@ services/badge_directory.py. The API part is described by openapi_badge_federati
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -17,12 +16,12 @@ from fedipoly.errors import FedipolyError, ValidationFailed
 from fedipoly.models import Account, Badge
 from fedipoly.services.badge_directory import DIRECTORY_CONTEXT, AlsoOn, PeerView
 from fedipoly.services.badge_icons import ICON_MEDIA_TYPE, badge_icon_png
-from fedipoly.services.posts import decode_cursor, encode_cursor
 from fedipoly.web.activitypub import (
     ACTIVITY_JSON_HEADERS,
     COLLECTION_PAGE_SIZE,
     _receive,
     activity_json,
+    paged_collection,
     wants_activitypub,
 )
 from fedipoly.web.api import read_json, require_account
@@ -38,11 +37,6 @@ NOTICES = {
     "peer_removed": "The peer is removed.",
     "announces_saved": "Your choice is saved.",
 }
-
-
-def _page_url(collection: str, before: str | None) -> str:
-    query = {"page": "true"} | ({"before": before} if before else {})
-    return f"{collection}?{urlencode(query)}"
 
 
 async def _badge_actor(request: web.Request) -> Badge:
@@ -84,19 +78,11 @@ async def badge_actor_inbox(request: web.Request) -> web.Response:
 async def badge_actor_outbox(request: web.Request) -> web.Response:
     badge = await _badge_actor(request)
     service = request.app[appkeys.BADGE_ACTORS]
-    collection = f"{service.actor_uri(badge)}/outbox"
-    if request.query.get("page") != "true":
-        total = await service.outbox_total(badge)
-        return activity_json(
-            render.ordered_collection(collection, total, _page_url(collection, None))
-        )
-    before = request.query.get("before")
-    items, next_cursor = await service.outbox_page(
-        badge, before=decode_cursor(before), limit=COLLECTION_PAGE_SIZE
-    )
-    next_page = _page_url(collection, encode_cursor(*next_cursor)) if next_cursor else None
-    return activity_json(
-        render.ordered_page(_page_url(collection, before), collection, items, next_page)
+    return await paged_collection(
+        request,
+        f"{service.actor_uri(badge)}/outbox",
+        lambda: service.outbox_total(badge),
+        lambda before: service.outbox_page(badge, before=before, limit=COLLECTION_PAGE_SIZE),
     )
 
 
@@ -104,19 +90,11 @@ async def badge_actor_outbox(request: web.Request) -> web.Response:
 async def badge_actor_followers(request: web.Request) -> web.Response:
     badge = await _badge_actor(request)
     service = request.app[appkeys.BADGE_ACTORS]
-    collection = f"{service.actor_uri(badge)}/followers"
-    if request.query.get("page") != "true":
-        total = await service.follower_total(badge)
-        return activity_json(
-            render.ordered_collection(collection, total, _page_url(collection, None))
-        )
-    before = request.query.get("before")
-    items, next_cursor = await service.followers_page(
-        badge, before=decode_cursor(before), limit=COLLECTION_PAGE_SIZE
-    )
-    next_page = _page_url(collection, encode_cursor(*next_cursor)) if next_cursor else None
-    return activity_json(
-        render.ordered_page(_page_url(collection, before), collection, items, next_page)
+    return await paged_collection(
+        request,
+        f"{service.actor_uri(badge)}/followers",
+        lambda: service.follower_total(badge),
+        lambda before: service.followers_page(badge, before=before, limit=COLLECTION_PAGE_SIZE),
     )
 
 

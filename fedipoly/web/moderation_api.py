@@ -241,24 +241,23 @@ async def resolve_report(request: web.Request) -> web.Response:
 # --- accounts and domains ------------------------------------------------------------------
 
 
-@routes.post("/api/v1/moderation/accounts/{username}/suspend")
-async def suspend_account(request: web.Request) -> web.Response:
+async def _set_suspension(request: web.Request, *, suspend: bool) -> web.Response:
     account = require_account(request)
     body = await read_json(request)
-    changed = await request.app[appkeys.MODERATION].suspend_account(
-        account, request.match_info["username"], _raw(body, "reason")
-    )
+    moderation = request.app[appkeys.MODERATION]
+    change = moderation.suspend_account if suspend else moderation.unsuspend_account
+    changed = await change(account, request.match_info["username"], _raw(body, "reason"))
     return safe_json({"username": changed.username, "suspended": changed.suspended})
+
+
+@routes.post("/api/v1/moderation/accounts/{username}/suspend")
+async def suspend_account(request: web.Request) -> web.Response:
+    return await _set_suspension(request, suspend=True)
 
 
 @routes.post("/api/v1/moderation/accounts/{username}/unsuspend")
 async def unsuspend_account(request: web.Request) -> web.Response:
-    account = require_account(request)
-    body = await read_json(request)
-    changed = await request.app[appkeys.MODERATION].unsuspend_account(
-        account, request.match_info["username"], _raw(body, "reason")
-    )
-    return safe_json({"username": changed.username, "suspended": changed.suspended})
+    return await _set_suspension(request, suspend=False)
 
 
 @routes.get("/api/v1/moderation/remote_accounts")
