@@ -430,7 +430,9 @@ async def test_remote_posts_reach_the_federated_timeline_only_when_public_and_li
 async def test_timelines_page_by_cursor(store: Store, posts: PostService) -> None:
     alice = await make_member(store, "alice")
     written = [await posts.create(alice, f"post {i}", Visibility.PUBLIC) for i in range(5)]
-    newest_first = ids(list(reversed(written)))
+    # Timelines order by (published, id): posts written within one millisecond share a time,
+    # and their ids (milliseconds + randomness) then decide, not the order they were written.
+    newest_first = ids(sorted(written, key=lambda post: (post.published, post.id), reverse=True))
     for read in (
         lambda before: posts.local_timeline(before, 2),
         lambda before: posts.federated_timeline(before, 2),
