@@ -60,6 +60,8 @@ __all__ = [
     "SignatureScheme",
     "body_digest",
     "cavage_signing_string",
+    "check_rsa_signature",
+    "check_time_and_digest",
     "content_digest",
     "http_date",
     "key_id_document_url",
@@ -88,6 +90,23 @@ _RFC9421_ALGORITHM = "rsa-v1_5-sha256"
 _CAVAGE_PARAM = re.compile(
     r'\s*([A-Za-z][A-Za-z0-9_.-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^",\s]*))\s*(?:,|\Z)'
 )
+# The shape every peer sends: `name="value"` pairs joined by bare commas, nothing escaped.
+_PLAIN_CAVAGE_PARAM = re.compile(r'([A-Za-z][A-Za-z0-9_.-]*)="([^"\\]*)"')
+_PLAIN_CAVAGE_PARAMS = re.compile(
+    f"{_PLAIN_CAVAGE_PARAM.pattern}(?:,{_PLAIN_CAVAGE_PARAM.pattern})*"
+)
+# IMF-fixdate, e.g. `Thu, 26 Nov 2026 13:55:48 GMT` (RFC 9110 §5.6.7).
+_IMF_FIXDATE = re.compile(
+    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{2}) "
+    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([0-9]{4}) "
+    r"([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT"
+)
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
 _DIGITS = re.compile(r"[0-9]+\Z")
 _BACKSLASH_ESCAPE = re.compile(r"\\(.)")
 _RFC9421_DERIVED = frozenset(
@@ -219,7 +238,19 @@ def cavage_signing_string(
     received header value (case-insensitive lookup). A covered header that is absent raises
     :class:`SignatureError`.
     """
-    hdrs = _normalise_headers(headers)
+    return _cavage_signing_string(
+        method, target, _normalise_headers(headers), covered, created, expires
+    )
+
+
+def _cavage_signing_string(
+    method: str,
+    target: str,
+    hdrs: Mapping[str, str],
+    covered: Sequence[str],
+    created: str | None,
+    expires: str | None,
+) -> bytes:
     lines: list[str] = []
     for raw_name in covered:
         name = raw_name.lower()
@@ -243,6 +274,18 @@ def cavage_signing_string(
 
 def _signature_header_params(value: str) -> dict[str, str]:
     """Parse a cavage ``Signature`` header into lowercase-named parameters."""
+    text = value.strip()
+    if _PLAIN_CAVAGE_PARAMS.fullmatch(text):
+        # What every peer sends: quoted values without escapes, no spaces around the
+        # separators; one scan in C instead of a match per parameter.
+        pairs = _PLAIN_CAVAGE_PARAM.findall(text)
+        params = {name.lower(): param for name, param in pairs}
+        if len(params) == len(pairs):
+            return params
+    return _general_signature_header_params(text)
+
+
+def _general_signature_header_params(value: str) -> dict[str, str]:
     params: dict[str, str] = {}
     pos = 0
     text = value.strip()
@@ -275,6 +318,17 @@ def _parse_timestamp(value: str, what: str) -> datetime:
 
 
 def _parse_http_date(value: str) -> datetime:
+    fixdate = _IMF_FIXDATE.fullmatch(value)
+    if fixdate is not None:
+        # What every peer sends (RFC 9110's preferred form), parsed without the general
+        # RFC 5322 parser: a tenth of its cost, the same answer.
+        day, month, year, hour, minute, second = fixdate.groups()
+        try:
+            return datetime(
+                int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second), tzinfo=UTC
+            )
+        except ValueError as exc:
+            raise SignatureError(f"Invalid Date header: {value!r}") from exc
     try:
         parsed = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError) as exc:
@@ -327,13 +381,8 @@ def _parse_cavage(method: str, target: str, hdrs: dict[str, str]) -> ParsedSigna
                     f"Pseudo-header {pseudo} used but corresponding parameter missing"
                 )
 
-    signing_base = cavage_signing_string(
-        method=method,
-        target=target,
-        headers=hdrs,
-        covered=covered,
-        created=created_param,
-        expires=expires_param,
+    signing_base = _cavage_signing_string(
+        method, target, hdrs, covered, created_param, expires_param
     )
 
     if "(created)" in covered and created_param is not None:
@@ -701,13 +750,31 @@ def verify_signature(
     """
     if method != parsed.method or target != parsed.target:
         raise ValueError("verify_signature called with a different request than was parsed")
-    now_utc = _utc(now, "now")
+    check_time_and_digest(parsed, headers=headers, body=body, now=now)
+    check_rsa_signature(parsed, public_key_pem)
+
+
+def check_time_and_digest(
+    parsed: ParsedSignature, *, headers: Mapping[str, str], body: bytes, now: datetime
+) -> None:
+    """The key-independent half of :func:`verify_signature`: time window and body digest.
+
+    Run before a key is looked up or fetched, a stale or tampered request costs no fetch.
+    Raises :class:`SignatureError`.
+    """
+    _check_time_window(parsed, _utc(now, "now"))
     hdrs = _normalise_headers(headers)
-    _check_time_window(parsed, now_utc)
     if parsed.scheme == "cavage":
         _check_cavage_digest(parsed, hdrs, body)
     else:
         _check_content_digest(parsed, hdrs, body)
+
+
+def check_rsa_signature(parsed: ParsedSignature, public_key_pem: str) -> None:
+    """The key half of :func:`verify_signature`: the RSA signature over the signing base.
+
+    Raises :class:`SignatureError` when the key is unusable or the signature does not match.
+    """
     try:
         valid = rsa_sha256_verify(public_key_pem, parsed.signing_base, parsed.signature)
     except InvalidKeyError as exc:

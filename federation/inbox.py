@@ -10,7 +10,7 @@ checked key ownership afterwards). The pipeline, cheapest and least trusting fir
    the signature's time window is checked (401) -- before any network I/O, so replayed or
    malformed requests cost no key fetch; an actor on this server's own origin is refused
    (403) before its key is looked up;
-3. the key: cached first, else fetched; if a *cached* key fails, it is refetched once (key
+3. the body digest (401), then the key: cached first, else fetched; if a *cached* key fails, it is refetched once (key
    rotation, SWICG "ActivityPub and HTTP Signatures" step 10) -- except for an actor deleting
    itself, whose key fetch would answer 410: only a cached key is used, and without one the
    activity is skipped (Mastodon ``InboxesController#skip_unknown_actor_activity!``);
@@ -37,7 +37,6 @@ from urllib.parse import urlsplit
 
 from federation.errors import (
     FederationError,
-    InvalidKeyError,
     KeyFetchError,
     MalformedActivity,
     PayloadTooLarge,
@@ -48,12 +47,12 @@ from federation.httpsig import (
     DEFAULT_EXPIRY,
     EXPIRATION_WINDOW_LIMIT,
     ParsedSignature,
+    check_rsa_signature,
+    check_time_and_digest,
     key_id_document_url,
     parse_signature,
-    verify_signature,
 )
 from federation.keyresolver import KeyResolver
-from federation.keys import rsa_sha256_verify
 from federation.ports import ActorKey
 from federation.vocab import ACTOR_TYPES, as_list, id_of, origin_of, parse_json_object
 
@@ -277,11 +276,13 @@ def _check_time_window(parsed: ParsedSignature, now: datetime) -> None:
         )
 
 
-def _rsa_matches(parsed: ParsedSignature, key: ActorKey) -> bool:
+def _rsa_failure(parsed: ParsedSignature, key: ActorKey) -> str | None:
+    """Why the signature does not verify with ``key``, or None when it does."""
     try:
-        return rsa_sha256_verify(key.public_key_pem, parsed.signing_base, parsed.signature)
-    except InvalidKeyError:
-        return False
+        check_rsa_signature(parsed, key.public_key_pem)
+    except SignatureError as exc:
+        return str(exc)
+    return None
 
 
 class InboxVerifier:
@@ -309,6 +310,9 @@ class InboxVerifier:
         self._resolver = resolver
         self._local_origin = origin_of(local_origin)
         self._scheme = scheme
+        # What a Host header naming this server normalises to (the public scheme may differ
+        # from the origin's behind a TLS-terminating proxy).
+        self._host_origin = origin_of(f"{scheme}://{urlsplit(self._local_origin).netloc}/")
         self._limits = limits
         self._clock = clock
         self._cooldown: OrderedDict[str, tuple[datetime, bool]] = OrderedDict()
@@ -387,8 +391,8 @@ class InboxVerifier:
         """
         hosts = [value for name, value in headers.items() if name.lower() == "host"]
         try:
-            ours = len(hosts) == 1 and origin_of(f"{self._scheme}://{hosts[0]}/") == origin_of(
-                f"{self._scheme}://{urlsplit(self._local_origin).netloc}/"
+            ours = (
+                len(hosts) == 1 and origin_of(f"{self._scheme}://{hosts[0]}/") == self._host_origin
             )
         except ValueError:
             ours = False
@@ -414,44 +418,32 @@ class InboxVerifier:
         self_delete = kind == "Delete" and any(
             id_of(item) == actor for item in as_list(activity.get("object"))
         )
+        # Time window and digest first: they do not depend on the key, so a stale or altered
+        # request is refused before any key is looked up or fetched.
+        try:
+            check_time_and_digest(parsed, headers=headers, body=body, now=now)
+        except SignatureError as exc:
+            raise InboxRejected(401, str(exc)) from exc
         cached = await self._resolver.cached(parsed.key_id)
         if cached is not None:
             if cached.owner != actor:
                 raise InboxRejected(
                     401, f"Request signed by {cached.owner}, but the activity's actor is {actor}"
                 )
-            # The RSA check alone decides whether a refetch could help; a stale date or a
-            # bad digest would fail just the same with a fresh key.
-            if _rsa_matches(parsed, cached) or self_delete:
-                self._verify(parsed, cached, headers=headers, body=body, now=now)
+            # Only the RSA check can tell a rotated key: refetch once when the cached key fails
+            # (not for an actor deleting itself, whose key document would answer 410).
+            failure = _rsa_failure(parsed, cached)
+            if failure is None:
                 return cached
+            if self_delete:
+                raise InboxRejected(401, failure)
         elif self_delete:
             raise SkipActivity(f"Delete of unknown actor {actor}: nothing to delete")
         fresh = await self._fetch(parsed.key_id, now=now, refetch=cached is not None)
-        self._verify(parsed, fresh, headers=headers, body=body, now=now)
+        failure = _rsa_failure(parsed, fresh)
+        if failure is not None:
+            raise InboxRejected(401, failure)
         return fresh
-
-    def _verify(
-        self,
-        parsed: ParsedSignature,
-        key: ActorKey,
-        *,
-        headers: Mapping[str, str],
-        body: bytes,
-        now: datetime,
-    ) -> None:
-        try:
-            verify_signature(
-                parsed,
-                method=parsed.method,
-                target=parsed.target,
-                headers=headers,
-                body=body,
-                public_key_pem=key.public_key_pem,
-                now=now,
-            )
-        except SignatureError as exc:
-            raise InboxRejected(401, str(exc)) from exc
 
     async def _fetch(self, key_id: str, *, now: datetime, refetch: bool) -> ActorKey:
         doc_url = key_id_document_url(key_id)  # valid: origin_of(key_id) succeeded

@@ -50,6 +50,13 @@ _AUDIENCE_FIELDS = ("to", "cc", "bto", "bcc", "audience")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # A JSON string (with escapes) or one structural bracket. Strings are matched whole so that
 # brackets inside them are not counted; the unrolled-loop form is linear, never backtracks.
+# The common identifier, ``https://host.example/...`` with a lower-case DNS name and no port
+# or user information: its origin is that prefix, exactly what the general parse in
+# ``_origin`` returns. Most ids in an activity are new (each note its own), so the cache
+# there misses; this saves their urlsplit and IP-literal checks. Names ending in a dot and
+# all-digit names (IPv4 literals) still take the general path.
+_PLAIN_ORIGIN = re.compile(r"(https?://([a-z0-9.-]+))(?:[/?#]|\Z)")
+_DIGITS_AND_DOTS = re.compile(r"[0-9.]+")
 _JSON_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
 _MEDIA_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
@@ -137,6 +144,11 @@ def origin_of(url: str) -> str:
     """
     if not isinstance(url, str):
         raise ValueError(f"not a usable URL: {url!r}")
+    plain = _PLAIN_ORIGIN.match(url)
+    if plain is not None and url.isprintable() and "\\" not in url and " " not in url:
+        host = plain.group(2)
+        if not host.endswith(".") and not _DIGITS_AND_DOTS.fullmatch(host):
+            return plain.group(1)
     return _origin(url)
 
 
@@ -219,6 +231,10 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# Built once: json.loads with any option builds a new decoder per call.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def _nesting_depth(text: str, limit: int) -> int:
     """The deepest container nesting in ``text``, stopping as soon as it exceeds ``limit``.
 
@@ -257,11 +273,14 @@ def parse_json_object(body: bytes, *, max_depth: int = 32, max_bytes: int) -> di
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise MalformedActivity("body is not valid UTF-8") from exc
-    depth = _nesting_depth(text, max_depth)
+    # Nesting can be no deeper than the number of brackets (counted in C, strings included):
+    # an ordinary activity has fewer than the limit, so only the rare one is scanned.
+    openers = text.count("{") + text.count("[")
+    depth = openers if openers <= max_depth else _nesting_depth(text, max_depth)
     if depth > max_depth:
         raise MalformedActivity(f"JSON is nested more than {max_depth} levels deep")
     try:
-        decoded = json.loads(text, parse_constant=_reject_constant)
+        decoded = _DECODER.decode(text)
     except RecursionError as exc:  # unreachable after the scan; kept as a last line
         raise MalformedActivity("JSON is nested too deeply") from exc
     except ValueError as exc:

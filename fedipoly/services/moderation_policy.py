@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from fedipoly.errors import ValidationFailed
@@ -46,11 +47,19 @@ def domain_candidates(netloc: str) -> list[str]:
 
 async def blocked_domain(store: Store, url_or_host: str) -> DomainBlock | None:
     """The block that covers this URL's (or host's) server, if any."""
-    netloc = urlsplit(url_or_host).netloc if "://" in url_or_host else url_or_host
-    if not netloc:
+    candidates = _server_candidates(url_or_host)
+    if not candidates:
         return None
-    blocks = await store.find_domain_blocks(domain_candidates(netloc))
+    blocks = await store.find_domain_blocks(list(candidates))
     return blocks[0] if blocks else None
+
+
+# Every inbox POST and every delivery asks about its peer's server, and peers repeat; the
+# parse is pure (~50 us), so it is remembered per actor or inbox URL (bench/README.md).
+@lru_cache(maxsize=4096)
+def _server_candidates(url_or_host: str) -> tuple[str, ...]:
+    netloc = urlsplit(url_or_host).netloc if "://" in url_or_host else url_or_host
+    return tuple(domain_candidates(netloc)) if netloc else ()
 
 
 async def blocked_hosts(store: Store, urls: list[str]) -> set[str]:

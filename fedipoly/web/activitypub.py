@@ -3,6 +3,7 @@ outboxes, follower collections and notes. Thin: verification and work live in th
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 from collections.abc import Awaitable, Callable
@@ -207,8 +208,15 @@ async def instance_actor(request: web.Request) -> web.Response:
 
 async def read_capped(request: web.Request, limit: int) -> bytes:
     """The body, refusing (413) anything larger than `limit` before reading it all."""
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+    length = request.content_length
+    if length is not None:
+        if length > limit:
+            raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+        # The HTTP parser ends the body at Content-Length: one read, no wait for EOF.
+        try:
+            return await request.content.readexactly(length)
+        except asyncio.IncompleteReadError as cut:  # the sender hung up mid-body
+            return cut.partial
     # StreamReader.read(n) returns what has arrived so far (at most n bytes), not n bytes: a
     # body sent in several chunks or TCP segments must be read until EOF, or it is truncated.
     body = bytearray()

@@ -1069,11 +1069,22 @@ def test_created_pseudo_header_with_rsa_sha256_is_refused() -> None:
         "keyId",  # no value
         'keyId="a" signature="b"',  # missing comma
         'keyId="a",keyId="b",signature="c"',  # duplicate parameter
+        'keyId="a",KEYID="b",signature="c"',  # names are case-insensitive
     ],
 )
 def test_malformed_signature_header_is_refused(value: str) -> None:
     with pytest.raises(SignatureError):
         parse_signature("GET", "/", {"Host": "h", "Date": NOW_HTTP, "Signature": value})
+
+
+def test_signature_parameters_may_be_spaced_or_escaped() -> None:
+    headers = signed_get()
+    target = "/users/bob/outbox?page=true"
+    plain = parse_signature("GET", target, headers)
+    spaced = {**headers, "Signature": headers["Signature"].replace('",', '" ,  ')}
+    escaped = {**headers, "Signature": headers["Signature"].replace('keyId="h', 'keyId="\\h')}
+    assert parse_signature("GET", target, spaced) == plain
+    assert parse_signature("GET", target, escaped) == plain
 
 
 def test_signature_that_is_not_base64_is_refused() -> None:

@@ -82,6 +82,14 @@ def test_is_activitypub_media_type(value: str, lenient: bool, strict: bool) -> N
         ("http://127.0.0.1:8001/users/x", "http://127.0.0.1:8001"),
         ("https://[0:0::1]:8443/", "https://[::1]:8443"),
         ("https://bücher.example/x", "https://xn--bcher-kva.example"),
+        # The plain shape (lower-case name, no port) and its near misses.
+        ("https://social.example/users/bob/statuses/1", "https://social.example"),
+        ("https://social.example", "https://social.example"),
+        ("https://social.example?x=1", "https://social.example"),
+        ("https://social.example#main-key", "https://social.example"),
+        ("https://social.example./x", "https://social.example"),
+        ("https://127.0.0.1/x", "https://127.0.0.1"),
+        ("https://my-host-1.example/x", "https://my-host-1.example"),
     ],
 )
 def test_origin_of(url: str, origin: str) -> None:
@@ -102,6 +110,9 @@ def test_origin_of(url: str, origin: str) -> None:
         "https://example.com:port/",
         "https://exa mple.com/",
         "https://example.com/\n",
+        "https://example.com/a b",
+        "https://example.com/a\\b",
+        "https://example.com/\x00",
     ],
 )
 def test_origin_of_refuses(url: str) -> None:
