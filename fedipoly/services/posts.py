@@ -463,20 +463,27 @@ class PostService:
             inboxes += await self._badge_actors.reached_inboxes(post)
         await self._deliverer.publish(activity, signer_account_id=author.id, inboxes=inboxes)
 
-    async def _fan_out_locally(
+    async def _fan_out_locally(self, post: Post, *, author_account_id: str | None) -> None:
+        await self._store.add_to_timelines(
+            post, await self._home_readers(post, author_account_id=author_account_id)
+        )
+
+    async def _home_readers(
         self,
         post: Post,
         *,
         author_account_id: str | None,
         local_followers: list[str] | None = None,
-    ) -> None:
+    ) -> list[str]:
+        """Whose home timelines the post goes on: its local author, the author's local
+        followers (unless direct) and the local members it is addressed to."""
         readers: list[str] = [author_account_id] if author_account_id else []
         if post.visibility is not Visibility.DIRECT:
             if local_followers is None:
                 local_followers = await self._store.local_follower_ids(post.author)
             readers += local_followers
         readers += await self._local_readers(post.audience, author=post.author)
-        await self._store.add_to_timelines(post, readers)
+        return readers
 
     async def _local_readers(self, addresses: Sequence[str], *, author: str) -> list[str]:
         """Account ids of the local members among these actor URIs, leaving out those who
@@ -877,7 +884,7 @@ class PostService:
         just read them)."""
         now = self._clock()
         parsed = parse_remote_note(note, author, now)
-        # No look-up first: a note we already hold fails insert_post (its uri is unique) and
+        # No look-up first: a note we already hold fails the insert (its uri is unique) and
         # is returned below, so the usual case, a new note, costs one read less.
         parent = (
             await self._store.get_post_by_uri(parsed.in_reply_to) if parsed.in_reply_to else None
@@ -906,9 +913,13 @@ class PostService:
             reply_root=(parent.reply_root or parent.uri) if parent else parsed.in_reply_to,
             unlisted=parsed.unlisted,
         )
-        if not await self._store.insert_post(post):
+        readers = await self._home_readers(
+            post, author_account_id=None, local_followers=local_followers
+        )
+        # The post and its timeline rows in one write: a retry after a crash finds either
+        # both or neither (on SQLite; see insert_post_on_timelines).
+        if not await self._store.insert_post_on_timelines(post, readers):
             return await self._store.get_post_by_uri(parsed.uri)
-        await self._fan_out_locally(post, author_account_id=None, local_followers=local_followers)
         if post.badges and self._is_badge_peer(post.author):
             await self._fan_out_to_badges(post, fresh=True)
         return post

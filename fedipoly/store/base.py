@@ -860,6 +860,28 @@ class DeliveryBatchStore(Protocol):
         ...
 
 
+class InboxBatchStore(Protocol):
+    """What the inbox worker reads and writes once per claimed batch, or once per note."""
+
+    async def get_remote_actors(self, uris: list[str]) -> dict[str, RemoteActor]:
+        """The cached actors among `uris`, by URI, in one read (unknown ones left out)."""
+        ...
+
+    async def local_follower_ids_of(self, followed: list[str]) -> dict[str, list[str]]:
+        """`local_follower_ids` of each actor in one read (an empty list when none)."""
+        ...
+
+    async def insert_post_on_timelines(self, post: Post, owner_ids: list[str]) -> bool:
+        """`insert_post`, then `add_to_timelines` only when the post is new, in one write
+        where the database has transactions. False when a post with that URI exists."""
+        ...
+
+    async def finish_inbox_items(self, activity_ids: list[str], state: InboxState) -> None:
+        """`finish_inbox` of several items with one outcome, no error and no retry time, in
+        one write."""
+        ...
+
+
 class Store(
     SettingStore,
     AccountStore,
@@ -876,6 +898,7 @@ class Store(
     CollabStore,
     MediaStore,
     DeliveryBatchStore,
+    InboxBatchStore,
     Protocol,
 ):
     async def open(self) -> None:

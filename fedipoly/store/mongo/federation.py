@@ -184,6 +184,12 @@ class MongoFederation(MongoCore):
         doc = await self.mdb.remote_actors.find_one({"_id": uri})
         return _remote_actor(doc) if doc else None
 
+    async def get_remote_actors(self, uris: list[str]) -> dict[str, RemoteActor]:
+        if not uris:
+            return {}
+        cursor = self.mdb.remote_actors.find({"_id": {"$in": sorted(set(uris))}})
+        return {doc["_id"]: _remote_actor(doc) async for doc in cursor}
+
     async def get_remote_actor_by_key(self, key_id: str) -> RemoteActor | None:
         doc = await self.mdb.remote_actors.find_one({"key_id": key_id})
         return _remote_actor(doc) if doc else None
@@ -293,6 +299,22 @@ class MongoFederation(MongoCore):
         )
         return [doc["follower_account_id"] async for doc in cursor]
 
+    async def local_follower_ids_of(self, followed: list[str]) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {uri: [] for uri in followed}
+        if not found:
+            return found
+        cursor = self.mdb.follows.find(
+            {
+                "followed": {"$in": sorted(found)},
+                "state": "accepted",
+                "follower_account_id": {"$ne": None},
+            },
+            {"followed": 1, "follower_account_id": 1},
+        )
+        async for doc in cursor:
+            found[doc["followed"]].append(doc["follower_account_id"])
+        return found
+
     # --- inbox queue ---------------------------------------------------------------------
 
     async def enqueue_inbox(self, item: InboxItem) -> bool:
@@ -369,6 +391,14 @@ class MongoFederation(MongoCore):
         await self.mdb.inbox_items.update_one(
             {"_id": activity_id},
             {"$set": {"state": state.value, "error": error, "lease_until": retry_at}},
+        )
+
+    async def finish_inbox_items(self, activity_ids: list[str], state: InboxState) -> None:
+        if not activity_ids:
+            return
+        await self.mdb.inbox_items.update_many(
+            {"_id": {"$in": activity_ids}},
+            {"$set": {"state": state.value, "error": None, "lease_until": None}},
         )
 
     async def count_inbox(self, state: InboxState) -> int:
@@ -551,6 +581,15 @@ class MongoFederation(MongoCore):
             await self.mdb.posts.insert_one(_post_document(post))
         except DuplicateKeyError:
             return False
+        return True
+
+    async def insert_post_on_timelines(self, post: Post, owner_ids: list[str]) -> bool:
+        # No transactions here: the post first, then its rows (each write idempotent), as
+        # insert_post followed by add_to_timelines; a crash in between can leave the post
+        # stored but off those timelines, which the SQLite adapter's one transaction avoids.
+        if not await self.insert_post(post):
+            return False
+        await self.add_to_timelines(post, owner_ids)
         return True
 
     async def get_post(self, post_id: str) -> Post | None:

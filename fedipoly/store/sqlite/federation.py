@@ -141,10 +141,13 @@ def _post_ext_fields(row: sqlite3.Row) -> dict[str, Any]:
 
 def _post_ext_values(post: Post) -> tuple[Any, ...]:
     values = ext_values(post)
-    return tuple(
-        json.dumps(values[field]) if isinstance(values[field], list) else values[field]
-        for field in EXT_FIELDS
-    )
+    return tuple(_json_or_value(values[field]) for field in EXT_FIELDS)
+
+
+def _json_or_value(value: Any) -> Any:
+    if isinstance(value, list):
+        return json.dumps(value) if value else "[]"  # most posts: no tags, no images...
+    return value
 
 
 def _post_values(post: Post) -> tuple[Any, ...]:
@@ -164,6 +167,31 @@ def _post_values(post: Post) -> tuple[Any, ...]:
         to_db_time_or_none(post.deleted_at),
         *_post_ext_values(post),
     )
+
+
+_INSERT_POST = (
+    "INSERT INTO posts (id, uri, author, local_account_id, content_html, source_text,"
+    " visibility, in_reply_to, published, updated, url, audience, deleted_at,"
+    f" {', '.join(EXT_FIELDS)}) VALUES ({', '.join('?' * (13 + len(EXT_FIELDS)))})"
+    " ON CONFLICT (uri) DO NOTHING"
+)
+_INSERT_TIMELINE_ENTRY = (
+    "INSERT INTO timeline_entries (owner_id, published, post_id) VALUES (?, ?, ?)"
+    " ON CONFLICT DO NOTHING"
+)
+
+
+def _timeline_rows(post: Post, owner_ids: list[str]) -> list[tuple[str, str, str]]:
+    published = to_db_time(post.published)
+    return [(owner, published, post.id) for owner in set(owner_ids)]
+
+
+_IN_LIST_SIZE = 500
+
+
+def _chunks(values: list[str]) -> list[list[str]]:
+    """Pieces short enough for one `IN (...)` list (SQLite caps bound parameters)."""
+    return [values[start : start + _IN_LIST_SIZE] for start in range(0, len(values), _IN_LIST_SIZE)]
 
 
 def _before_clause(column: str, before: Cursor | None) -> tuple[str, tuple[Any, ...]]:
@@ -214,6 +242,15 @@ class SqliteFederation(SqliteCore):
     async def get_remote_actor(self, uri: str) -> RemoteActor | None:
         row = await self.fetch_one("SELECT * FROM remote_actors WHERE uri = ?", (uri,))
         return _remote_actor(row) if row else None
+
+    async def get_remote_actors(self, uris: list[str]) -> dict[str, RemoteActor]:
+        found: dict[str, RemoteActor] = {}
+        for chunk in _chunks(sorted(set(uris))):
+            rows = await self.fetch_all(
+                f"SELECT * FROM remote_actors WHERE uri IN ({','.join('?' * len(chunk))})", chunk
+            )
+            found.update((row["uri"], _remote_actor(row)) for row in rows)
+        return found
 
     async def get_remote_actor_by_key(self, key_id: str) -> RemoteActor | None:
         row = await self.fetch_one("SELECT * FROM remote_actors WHERE key_id = ?", (key_id,))
@@ -335,6 +372,19 @@ class SqliteFederation(SqliteCore):
         )
         return [row["follower_account_id"] for row in rows]
 
+    async def local_follower_ids_of(self, followed: list[str]) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {uri: [] for uri in followed}
+        for chunk in _chunks(sorted(found)):
+            rows = await self.fetch_all(
+                "SELECT followed, follower_account_id FROM follows"
+                f" WHERE followed IN ({','.join('?' * len(chunk))}) AND state = 'accepted'"
+                " AND follower_account_id IS NOT NULL",
+                chunk,
+            )
+            for row in rows:
+                found[row["followed"]].append(row["follower_account_id"])
+        return found
+
     # --- inbox queue ---------------------------------------------------------------------
 
     async def enqueue_inbox(self, item: InboxItem) -> bool:
@@ -355,19 +405,22 @@ class SqliteFederation(SqliteCore):
         self, *, now: datetime, lease_seconds: float, limit: int
     ) -> list[InboxItem]:
         lease_until = to_db_time(now + timedelta(seconds=lease_seconds))
-        async with self.transaction() as db:
-            cursor = await db.execute(
+
+        def lease(db: sqlite3.Connection) -> list[sqlite3.Row]:
+            rows = db.execute(
                 "SELECT * FROM inbox_items WHERE state = 'pending'"
                 " AND (lease_until IS NULL OR lease_until < ?) ORDER BY received_at LIMIT ?",
                 (to_db_time(now), limit),
+            ).fetchall()
+            db.executemany(
+                "UPDATE inbox_items SET lease_until = ?, attempts = attempts + 1"
+                " WHERE activity_id = ?",
+                [(lease_until, row["activity_id"]) for row in rows],
             )
-            rows = list(await cursor.fetchall())
-            for row in rows:
-                await db.execute(
-                    "UPDATE inbox_items SET lease_until = ?, attempts = attempts + 1"
-                    " WHERE activity_id = ?",
-                    (lease_until, row["activity_id"]),
-                )
+            return list(rows)
+
+        # One hop to the database thread for the whole claim (the worker's hot path).
+        rows = await self.run_in_transaction(lease)
         # The rows were read before the update: report the attempt this claim has just counted.
         return [dataclasses.replace(_inbox_item(row), attempts=row["attempts"] + 1) for row in rows]
 
@@ -383,6 +436,17 @@ class SqliteFederation(SqliteCore):
         await self.execute(
             "UPDATE inbox_items SET state = ?, error = ?, lease_until = ? WHERE activity_id = ?",
             (state.value, error, to_db_time_or_none(retry_at), activity_id),
+        )
+
+    async def finish_inbox_items(self, activity_ids: list[str], state: InboxState) -> None:
+        if not activity_ids:
+            return
+        await self.run_in_transaction(
+            lambda db: db.executemany(
+                "UPDATE inbox_items SET state = ?, error = NULL, lease_until = NULL"
+                " WHERE activity_id = ?",
+                [(state.value, activity_id) for activity_id in activity_ids],
+            )
         )
 
     async def count_inbox(self, state: InboxState) -> int:
@@ -538,14 +602,22 @@ class SqliteFederation(SqliteCore):
     # --- posts and timelines -------------------------------------------------------------
 
     async def insert_post(self, post: Post) -> bool:
-        changed = await self.execute(
-            "INSERT INTO posts (id, uri, author, local_account_id, content_html, source_text,"
-            f" visibility, in_reply_to, published, updated, url, audience, deleted_at,"
-            f" {', '.join(EXT_FIELDS)}) VALUES ({', '.join('?' * (13 + len(EXT_FIELDS)))})"
-            " ON CONFLICT (uri) DO NOTHING",
-            _post_values(post),
-        )
+        changed = await self.execute(_INSERT_POST, _post_values(post))
         return changed == 1
+
+    async def insert_post_on_timelines(self, post: Post, owner_ids: list[str]) -> bool:
+        values = _post_values(post)
+        entries = _timeline_rows(post, owner_ids)
+
+        def store(db: sqlite3.Connection) -> bool:
+            if db.execute(_INSERT_POST, values).rowcount != 1:
+                return False  # held already: its timeline rows were written with it
+            db.executemany(_INSERT_TIMELINE_ENTRY, entries)
+            return True
+
+        # The inbox worker stores a batch's notes side by side: one transaction for them all.
+        stored: bool = await self.write_grouped(store)
+        return stored
 
     async def get_post(self, post_id: str) -> Post | None:
         row = await self.fetch_one("SELECT * FROM posts WHERE id = ?", (post_id,))
@@ -626,12 +698,8 @@ class SqliteFederation(SqliteCore):
     async def add_to_timelines(self, post: Post, owner_ids: list[str]) -> None:
         if not owner_ids:
             return
-        async with self.transaction() as db:
-            await db.executemany(
-                "INSERT INTO timeline_entries (owner_id, published, post_id) VALUES (?, ?, ?)"
-                " ON CONFLICT DO NOTHING",
-                [(owner, to_db_time(post.published), post.id) for owner in set(owner_ids)],
-            )
+        entries = _timeline_rows(post, owner_ids)
+        await self.run_in_transaction(lambda db: db.executemany(_INSERT_TIMELINE_ENTRY, entries))
 
     async def home_timeline(
         self, owner_id: str, *, before: Cursor | None, limit: int
