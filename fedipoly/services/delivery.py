@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from federation.client import FederationClient
+from federation.client import FederationClient, RequestSigner
 from federation.delivery import (
     BreakerPolicy,
     Outcome,
@@ -43,6 +43,15 @@ from fedipoly.urls import Urls
 log = logging.getLogger(__name__)
 
 HostHealth = tuple[int, datetime | None]  # consecutive failures, time of the last one
+
+
+@dataclass(frozen=True)
+class _Outgoing:
+    """What every delivery of one activity in a batch sends: the body once encoded, and its
+    signer (None when the signing key is gone). Each delivery is still signed on its own."""
+
+    body: bytes
+    signer: RequestSigner | None
 
 
 class _Finisher:
@@ -165,6 +174,7 @@ class Deliverer:
         # batch's own results then update `health`, so a host that fails now is held at once.
         health = await self._store.hosts_failures([item.delivery.host for item in claimed])
         refused = await blocked_hosts(self._store, [item.delivery.inbox_url for item in claimed])
+        outgoing = await self._prepare({item.activity.id: item.activity for item in claimed})
         finisher = _Finisher(self._store)
 
         async def attempt(item: ClaimedDelivery) -> None:
@@ -173,10 +183,19 @@ class Deliverer:
                     await self._store.postpone_delivery(item, self._clock())
                     return
                 blocked = urlsplit(item.delivery.inbox_url).netloc.lower() in refused
-                await self._attempt(item, health, blocked, finisher)
+                await self._attempt(item, outgoing[item.activity.id], health, blocked, finisher)
 
         await asyncio.gather(*(attempt(item) for item in claimed))
         return True
+
+    async def _prepare(self, activities: dict[str, OutboundActivity]) -> dict[str, _Outgoing]:
+        """Per activity of a batch rather than per delivery: most batches carry one."""
+        prepared = {}
+        for activity_id, activity in activities.items():
+            key = await self._signing_key(activity)
+            signer = None if key is None else make_signer(key[0], key[1], self._clock)
+            prepared[activity_id] = _Outgoing(activity.raw.encode(), signer)
+        return prepared
 
     async def _signing_key(self, activity: OutboundActivity) -> tuple[str, str] | None:
         """(keyId, private key PEM) of the activity's signer; member keys are cached."""
@@ -201,6 +220,7 @@ class Deliverer:
     async def _attempt(
         self,
         claimed: ClaimedDelivery,
+        outgoing: _Outgoing,
         health: dict[str, HostHealth],
         blocked: bool,
         finisher: _Finisher,
@@ -228,19 +248,15 @@ class Deliverer:
                 )
             )
             return
-        key = await self._signing_key(claimed.activity)
         status: int | None = None
         retry_after: float | None = None
         error: str | None = None
-        if key is None:
+        if outgoing.signer is None:
             error = "signer_missing"
         else:
-            key_id, private_pem = key
             try:
                 result = await self._client.post(
-                    delivery.inbox_url,
-                    claimed.activity.raw.encode(),
-                    signer=make_signer(key_id, private_pem, self._clock),
+                    delivery.inbox_url, outgoing.body, signer=outgoing.signer
                 )
                 status, retry_after = result.status, result.retry_after
                 if status >= 400:

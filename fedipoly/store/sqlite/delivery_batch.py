@@ -13,26 +13,30 @@ class SqliteDeliveryBatch(SqliteCore):
     async def finish_deliveries(self, finished: list[FinishedDelivery]) -> None:
         if not finished:
             return
-        async with self.transaction() as db:
-            # The same statement as finish_delivery: only while this worker holds the lease.
-            await db.executemany(
+        rows = [
+            (
+                item.state.value,
+                to_db_time(item.next_attempt_at),
+                to_db_time(item.finished_at),
+                item.last_status,
+                item.last_error,
+                item.claimed.delivery.id,
+                item.claimed.lease_token,
+            )
+            for item in finished
+        ]
+        # One hop to the database thread for the whole transaction (BEGIN, the updates,
+        # COMMIT): the delivery worker group-commits, and each hop cost ~50-100 µs of CPU.
+        # The same statement as finish_delivery: only while this worker holds the lease.
+        await self.run_in_transaction(
+            lambda connection: connection.executemany(
                 "UPDATE deliveries SET state = ?, attempts = attempts + 1, next_attempt_at = ?,"
                 " first_attempt_at = COALESCE(first_attempt_at, ?), last_status = ?,"
                 " last_error = ?, lease_token = NULL, lease_until = NULL"
                 " WHERE id = ? AND lease_token = ?",
-                [
-                    (
-                        item.state.value,
-                        to_db_time(item.next_attempt_at),
-                        to_db_time(item.finished_at),
-                        item.last_status,
-                        item.last_error,
-                        item.claimed.delivery.id,
-                        item.claimed.lease_token,
-                    )
-                    for item in finished
-                ],
+                rows,
             )
+        )
 
     async def hosts_failures(self, hosts: list[str]) -> dict[str, tuple[int, datetime | None]]:
         wanted = sorted(set(hosts))
