@@ -48,15 +48,15 @@ ACTOR_TYPES = frozenset({"Application", "Group", "Organization", "Person", "Serv
 _PUBLIC_FORMS = frozenset({PUBLIC, "as:Public", "Public"})
 _AUDIENCE_FIELDS = ("to", "cc", "bto", "bcc", "audience")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-# A JSON string (with escapes) or one structural bracket. Strings are matched whole so that
-# brackets inside them are not counted; the unrolled-loop form is linear, never backtracks.
 # The common identifier, ``https://host.example/...`` with a lower-case DNS name and no port
-# or user information: its origin is that prefix, exactly what the general parse in
+# or user information: its origin is that prefix, exactly what the general parse below it in
 # ``_origin`` returns. Most ids in an activity are new (each note its own), so the cache
-# there misses; this saves their urlsplit and IP-literal checks. Names ending in a dot and
+# misses on them; this saves their urlsplit and IP-literal checks. Names ending in a dot and
 # all-digit names (IPv4 literals) still take the general path.
 _PLAIN_ORIGIN = re.compile(r"(https?://([a-z0-9.-]+))(?:[/?#]|\Z)")
 _DIGITS_AND_DOTS = re.compile(r"[0-9.]+")
+# A JSON string (with escapes) or one structural bracket. Strings are matched whole so that
+# brackets inside them are not counted; the unrolled-loop form is linear, never backtracks.
 _JSON_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
 _MEDIA_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
@@ -144,21 +144,22 @@ def origin_of(url: str) -> str:
     """
     if not isinstance(url, str):
         raise ValueError(f"not a usable URL: {url!r}")
-    plain = _PLAIN_ORIGIN.match(url)
-    if plain is not None and url.isprintable() and "\\" not in url and " " not in url:
-        host = plain.group(2)
-        if not host.endswith(".") and not _DIGITS_AND_DOTS.fullmatch(host):
-            return plain.group(1)
     return _origin(url)
 
 
-# Pure, and called several times per inbound activity (Host check, id rules, moderation):
-# parsing and telling IP literals from names cost ~20 us a call, a tenth of an inbox POST's
-# time in bench/inbox_bench.py's profile. Results are cached; errors are not (lru_cache).
+# Pure, and called about ten times per inbound activity, mostly on the same few URLs (Host
+# check, id rules, moderation): parsing and telling IP literals from names cost ~20 us a call,
+# a tenth of an inbox POST's time in bench/inbox_bench.py's profile. Results are cached;
+# errors are not (lru_cache).
 @lru_cache(maxsize=4096)
 def _origin(url: str) -> str:
     if not url.isprintable() or "\\" in url or " " in url:
         raise ValueError(f"not a usable URL: {url!r}")
+    plain = _PLAIN_ORIGIN.match(url)
+    if plain is not None:
+        host = plain.group(2)
+        if not host.endswith(".") and not _DIGITS_AND_DOTS.fullmatch(host):
+            return plain.group(1)
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS:

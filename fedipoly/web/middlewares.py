@@ -97,11 +97,18 @@ async def identity_middleware(request: web.Request, handler: Handler) -> web.Str
             account, token = found
             request[API_TOKEN_KEY] = token
     else:
-        cookie = request.cookies.get(SESSION_COOKIE)
+        cookie = request_cookie(request, SESSION_COOKIE)
         if cookie:
             account = await accounts.account_for_session(cookie)
     request[ACCOUNT_KEY] = account
     return await handler(request)
+
+
+def request_cookie(request: web.Request, name: str) -> str | None:
+    """A cookie's value; federation requests carry none, so they skip the cookie parse."""
+    if "Cookie" not in request.headers:
+        return None
+    return request.cookies.get(name)
 
 
 def csrf_exempt(request: web.Request) -> bool:
@@ -115,7 +122,7 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
     Without the cookie, a token is drawn only when a page needs one (`csrf_token`): most
     requests without it are federation GETs answering JSON."""
-    cookie_token = request.cookies.get(CSRF_COOKIE)
+    cookie_token = request_cookie(request, CSRF_COOKIE)
     if cookie_token:
         request[CSRF_KEY] = cookie_token
     if request.method in UNSAFE_METHODS and not csrf_exempt(request):
