@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -20,6 +21,13 @@ from tests.contract.test_accounts import new_account
 from tests.contract.test_federation_store import remote_actor
 
 BASE = "https://fedipoly.test"
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[FederationClient]:
+    # Started, but it reaches nothing: HostPolicy() refuses loopback and private addresses.
+    async with FederationClient(HostPolicy(), "Fedipoly-tests") as started:
+        yield started
 
 
 @pytest.fixture

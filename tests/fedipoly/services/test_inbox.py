@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from federation.client import FederationClient
-from federation.ssrf import HostPolicy
 from fedipoly.models import Account, Follow, FollowState, InboxItem, InboxState, new_id, utc_now
 from fedipoly.services.actors import RemoteActors
 from fedipoly.services.delivery import Deliverer
@@ -25,13 +23,6 @@ from tests.contract.test_federation_store import remote_actor
 from tests.fedipoly.services.conftest import make_member
 
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[FederationClient]:
-    # Started, but it reaches nothing: HostPolicy() refuses loopback and private addresses.
-    async with FederationClient(HostPolicy(), "Fedipoly-tests") as started:
-        yield started
 
 
 @pytest.fixture

@@ -4,13 +4,11 @@ Flags, forwarding, suspensions, remote restrictions, domain matching and blocks,
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from federation.client import FederationClient
-from federation.ssrf import HostPolicy
 from fedipoly.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from fedipoly.models import Account, Role, Visibility, utc_now
 from fedipoly.moderation_models import ReportTarget, RestrictionLevel
@@ -36,13 +34,6 @@ from tests.contract.test_federation_store import post, remote_actor
 from tests.fedipoly.services.conftest import add_remote_follower, make_member, sent_activities
 
 MASTODON_FLAG_ID = "https://remote.example/0b6e1c1e-4cfb-4b7a-9e4e-5d3a7f1f1a1a"
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[FederationClient]:
-    # Started, but it reaches nothing: HostPolicy() refuses loopback and private addresses.
-    async with FederationClient(HostPolicy(), "Fedipoly-tests") as started:
-        yield started
 
 
 @pytest.fixture

@@ -5,13 +5,12 @@ lifted), and every moderator action leaves an audit entry."""
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from federation.client import FederationClient
-from federation.ssrf import HostPolicy
 from fedipoly.models import (
     Account,
     Follow,
@@ -50,13 +49,6 @@ from tests.fedipoly.services.test_badge_actors import (
     services,
 )
 from tests.fedipoly.services.test_badge_directory import directory_service
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[FederationClient]:
-    # Started, but it reaches nothing: HostPolicy() refuses loopback and private addresses.
-    async with FederationClient(HostPolicy(), "Fedipoly-tests") as started:
-        yield started
 
 
 @pytest.fixture

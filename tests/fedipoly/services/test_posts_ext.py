@@ -4,7 +4,6 @@ timeline, replies and threads, images, edits and deletes, and remote Fedipoly no
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -14,7 +13,6 @@ import pytest
 from PIL import Image
 
 from federation.client import FederationClient
-from federation.ssrf import HostPolicy
 from fedipoly.errors import Gone, NotFound, PayloadTooLarge, ValidationFailed
 from fedipoly.models import (
     Account,
@@ -49,13 +47,6 @@ from tests.fedipoly.services.conftest import (
 
 PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
 FEDIPOLY_NS = "https://w3id.org/fedipoly/ns#"
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[FederationClient]:
-    # Started, but it reaches nothing: HostPolicy() refuses loopback and private addresses.
-    async with FederationClient(HostPolicy(), "Fedipoly-tests") as started:
-        yield started
 
 
 @pytest.fixture
