@@ -10,10 +10,11 @@ checked key ownership afterwards). The pipeline, cheapest and least trusting fir
    the signature's time window is checked (401) -- before any network I/O, so replayed or
    malformed requests cost no key fetch; an actor on this server's own origin is refused
    (403) before its key is looked up;
-3. the body digest (401), then the key: cached first, else fetched; if a *cached* key fails, it is refetched once (key
-   rotation, SWICG "ActivityPub and HTTP Signatures" step 10) -- except for an actor deleting
-   itself, whose key fetch would answer 410: only a cached key is used, and without one the
-   activity is skipped (Mastodon ``InboxesController#skip_unknown_actor_activity!``);
+3. the body digest (401), then the key: cached first, else fetched; if a *cached* key
+   fails, it is refetched once (key rotation, SWICG "ActivityPub and HTTP Signatures" step
+   10) -- except for an actor deleting itself, whose key fetch would answer 410: only a
+   cached key is used, and without one the activity is skipped (Mastodon
+   ``InboxesController#skip_unknown_actor_activity!``);
 4. the key's owner must be the activity's ``actor`` (401). LD signatures (``signature``) and
    FEP-8b32 proofs (``proof``) are not verified and therefore never vouch for anyone:
    Mastodon drops such forwarded activities too (``ProcessCollectionService#verify_account!``);

@@ -3,9 +3,9 @@
 The inbox accepts POSTs side by side (one insert each) and the inbox worker stores a claimed
 batch's notes side by side, each a small transaction of its own. On our one connection every
 transaction costs a hop to aiosqlite's thread, a wake-up of the event loop and a commit, which
-together outweigh the few statements inside (bench/README.md). Calls
-arriving while the previous group is being written wait for the next group, so under load a
-batch's notes go to the database in one transaction, and a call made alone is written at once.
+together outweigh the few statements inside (bench/README.md). Calls arriving while the
+previous group is being written wait for the next group, so under load they go to the
+database in one transaction, and a call made alone is written at once.
 
 Each call runs inside a SAVEPOINT of its own: one call's failure rolls back its statements
 only and is raised to its caller only. A failure of the transaction as a whole (the database
