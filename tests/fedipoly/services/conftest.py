@@ -11,9 +11,15 @@ import pytest
 from federation.client import FederationClient
 from federation.ssrf import HostPolicy
 from fedipoly.models import Account, Follow, FollowState, Role, new_id, utc_now
+from fedipoly.services.actors import RemoteActors
 from fedipoly.services.audit import AuditLog
+from fedipoly.services.badge_actors import BadgeActorService
 from fedipoly.services.badges import BadgeService
 from fedipoly.services.delivery import Deliverer
+from fedipoly.services.keys import make_signer
+from fedipoly.services.moderation import ModerationService
+from fedipoly.services.notifications import NotificationService
+from fedipoly.services.posts import PostService
 from fedipoly.services.profiles import ProfileService
 from fedipoly.store import Store
 from fedipoly.urls import Urls
@@ -77,3 +83,26 @@ async def sent_activities(store: Store) -> list[dict[str, Any]]:
     claimed = await store.claim_deliveries(now=utc_now(), lease_seconds=60, limit=100)
     bodies = [json.loads(item.activity.raw) for item in claimed]
     return sorted(bodies, key=lambda body: str(body["id"]))
+
+
+def moderation_service(
+    store: Store,
+    urls: Urls,
+    client: FederationClient,
+    posts: PostService,
+    badges: BadgeService,
+    *,
+    badge_actors: BadgeActorService | None = None,
+) -> ModerationService:
+    """A moderation service whose deliveries are only queued (the client reaches nothing)."""
+    return ModerationService(
+        store,
+        actors=RemoteActors(store, client, urls, make_signer("k", "unused", utc_now), utc_now),
+        deliverer=Deliverer(store, client, urls, utc_now, "unused instance key"),
+        posts=posts,
+        badges=badges,
+        notifications=NotificationService(store, utc_now),
+        urls=urls,
+        clock=utc_now,
+        badge_actors=badge_actors,
+    )

@@ -31,7 +31,12 @@ from fedipoly.services.profiles import ProfileService
 from fedipoly.store import Store
 from fedipoly.urls import Urls
 from tests.contract.test_federation_store import post, remote_actor
-from tests.fedipoly.services.conftest import add_remote_follower, make_member, sent_activities
+from tests.fedipoly.services.conftest import (
+    add_remote_follower,
+    make_member,
+    moderation_service,
+    sent_activities,
+)
 
 MASTODON_FLAG_ID = "https://remote.example/0b6e1c1e-4cfb-4b7a-9e4e-5d3a7f1f1a1a"
 
@@ -48,16 +53,7 @@ def posts(store: Store, urls: Urls, client: FederationClient, tmp_path: Path) ->
 def moderation(
     store: Store, urls: Urls, client: FederationClient, posts: PostService, badges: BadgeService
 ) -> ModerationService:
-    return ModerationService(
-        store,
-        actors=RemoteActors(store, client, urls, make_signer("k", "unused", utc_now), utc_now),
-        deliverer=Deliverer(store, client, urls, utc_now, "unused instance key"),
-        posts=posts,
-        badges=badges,
-        notifications=NotificationService(store, utc_now),
-        urls=urls,
-        clock=utc_now,
-    )
+    return moderation_service(store, urls, client, posts, badges)
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ from fedipoly.services.profiles import ProfileService
 from fedipoly.store import Store
 from fedipoly.urls import Urls
 from tests.contract.test_federation_store import post, remote_actor
-from tests.fedipoly.services.conftest import make_member, sent_activities
+from tests.fedipoly.services.conftest import make_member, moderation_service, sent_activities
 from tests.fedipoly.services.test_badge_actors import (
     CHESS,
     announces,
@@ -60,16 +60,7 @@ def posts(store: Store, urls: Urls, client: FederationClient) -> PostService:
 def moderation(
     store: Store, urls: Urls, client: FederationClient, posts: PostService, badges: BadgeService
 ) -> ModerationService:
-    return ModerationService(
-        store,
-        actors=RemoteActors(store, client, urls, make_signer("k", "unused", utc_now), utc_now),
-        deliverer=Deliverer(store, client, urls, utc_now, "unused instance key"),
-        posts=posts,
-        badges=badges,
-        notifications=NotificationService(store, utc_now),
-        urls=urls,
-        clock=utc_now,
-    )
+    return moderation_service(store, urls, client, posts, badges)
 
 
 @pytest.fixture
@@ -197,17 +188,7 @@ def moderation_with(
     badges: BadgeService,
     badge_actors: BadgeActorService,
 ) -> ModerationService:
-    return ModerationService(
-        store,
-        actors=RemoteActors(store, client, urls, make_signer("k", "unused", utc_now), utc_now),
-        deliverer=Deliverer(store, client, urls, utc_now, "unused instance key"),
-        posts=posts,
-        badges=badges,
-        notifications=NotificationService(store, utc_now),
-        urls=urls,
-        clock=utc_now,
-        badge_actors=badge_actors,
-    )
+    return moderation_service(store, urls, client, posts, badges, badge_actors=badge_actors)
 
 
 async def test_lifting_a_silence_lists_the_accounts_posts_again(
