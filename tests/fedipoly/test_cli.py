@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import io
 import subprocess
 import uuid
@@ -11,10 +12,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from fedipoly.app import create_app
-from fedipoly.cli import build_parser, main, one_line
+from fedipoly.cli import (
+    YOUNG_COLLECTION_THRESHOLD,
+    build_parser,
+    freeze_startup_heap,
+    main,
+    one_line,
+)
 from fedipoly.config import Config, load_config
 from tests.support import BIN_DIR
 
@@ -222,3 +230,14 @@ def test_error_lines_hide_credentials_and_stay_on_one_line() -> None:
     message = "cannot reach mongodb://fedipoly:s3cret@db1:27017/?replicaSet=rs0:\n  refused"
     assert one_line(message) == "cannot reach mongodb://***@db1:27017/?replicaSet=rs0: refused"
     assert len(one_line("x" * 5000)) == 500
+
+
+async def test_start_up_tuning_freezes_the_heap_and_makes_young_collections_rarer() -> None:
+    before = gc.get_threshold()
+    try:
+        await freeze_startup_heap(web.Application())
+        assert gc.get_freeze_count() > 0  # start-up objects are out of the collector's passes
+        assert gc.get_threshold() == (YOUNG_COLLECTION_THRESHOLD, *before[1:])
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
