@@ -57,7 +57,6 @@ class Sinks:
                 parsed,
                 method=request.method,
                 target=request.raw_path,
-                headers=request.headers,
                 body=body,
                 public_key_pem=public_pem,
                 now=utc_now(),

@@ -371,7 +371,7 @@ class InboxVerifier:
                 raise InboxRejected(403, refusal)
 
         key = await self._verified_key(
-            parsed, kind=kind, actor=actor, activity=activity, headers=headers, body=body, now=now
+            parsed, kind=kind, actor=actor, activity=activity, body=body, now=now
         )
         if key.owner != actor:
             raise InboxRejected(
@@ -412,7 +412,6 @@ class InboxVerifier:
         kind: str,
         actor: str,
         activity: Mapping[str, Any],
-        headers: Mapping[str, str],
         body: bytes,
         now: datetime,
     ) -> ActorKey:
@@ -422,7 +421,7 @@ class InboxVerifier:
         # Time window and digest first: they do not depend on the key, so a stale or altered
         # request is refused before any key is looked up or fetched.
         try:
-            check_time_and_digest(parsed, headers=headers, body=body, now=now)
+            check_time_and_digest(parsed, body=body, now=now)
         except SignatureError as exc:
             raise InboxRejected(401, str(exc)) from exc
         cached = await self._resolver.cached(parsed.key_id)

@@ -151,7 +151,6 @@ class Sink:
                 parsed,
                 method=request.method,
                 target=request.raw_path,
-                headers=request.headers,
                 body=body,
                 public_key_pem=public_pem,
                 now=utc_now(),

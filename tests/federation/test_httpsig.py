@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from multidict import CIMultiDict
 
+from federation import httpsig
 from federation.errors import FederationError, SignatureError
 from federation.httpsig import (
     ParsedSignature,
@@ -335,7 +336,6 @@ def parse_and_verify(
         parsed,
         method=method,
         target=target,
-        headers=headers,
         body=body,
         public_key_pem=key,
         now=now,
@@ -986,7 +986,6 @@ def test_verify_refuses_naive_now() -> None:
             parsed,
             method="GET",
             target="/users/bob/outbox?page=true",
-            headers=headers,
             body=b"",
             public_key_pem=TEST_PUBLIC_PEM,
             now=datetime(2026, 11, 26, 13, 55, 48),  # naive on purpose
@@ -1087,6 +1086,32 @@ def test_signature_parameters_may_be_spaced_or_escaped() -> None:
     assert parse_signature("GET", target, escaped) == plain
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        'keyId="https://a.example/u#k",algorithm="rsa-sha256",headers="a b",signature="YWJj"',
+        'keyId="a",signature=""',
+        'keyId="a,b",signature="c=="',  # a comma and equals signs inside values
+        'keyId="a",Signature="c"',
+        'keyId="a\\"b",signature="c"',  # escaped quote: only the general parser reads it
+        'keyId="a", signature="c"',  # spaced: likewise
+        'keyId=a,signature="c"',  # unquoted
+        'keyId="a",keyId="b"',  # repeated: refused
+        'keyId="a",signature="c',  # unterminated: refused
+    ],
+)
+def test_the_fast_parameter_parse_reads_what_the_general_parser_reads(value: str) -> None:
+    try:
+        expected: dict[str, str] | str = httpsig._general_signature_header_params(value)
+    except SignatureError as refused:
+        expected = str(refused)
+    try:
+        got: dict[str, str] | str = httpsig._signature_header_params(value)
+    except SignatureError as refused:
+        got = str(refused)
+    assert got == expected
+
+
 def test_signature_that_is_not_base64_is_refused() -> None:
     headers = signed_get()
     headers["Signature"] = headers["Signature"].replace('signature="', 'signature="!!')
@@ -1176,7 +1201,6 @@ def test_verify_with_a_different_request_is_a_programming_error() -> None:
             parsed,
             method="GET",
             target="/elsewhere",
-            headers=headers,
             body=b"",
             public_key_pem=TEST_PUBLIC_PEM,
             now=NOW,

@@ -135,7 +135,6 @@ def _remote_app(remote: Remote) -> web.Application:
                 parsed,
                 method=request.method,
                 target=request.raw_path,
-                headers=request.headers,
                 body=b"",
                 public_key_pem=keypair("instance").public_pem,
                 now=datetime.now(UTC),

@@ -146,7 +146,6 @@ async def test_fedify_follows_member_and_receives_signed_accept_and_posts(
                 parsed,
                 method="GET",
                 target=get.target,
-                headers=get.headers,
                 body=b"",
                 public_key_pem=peer_key,
                 now=utc_now(),

@@ -245,7 +245,6 @@ def _verify_our_signature(request: Received, public_key_pem: str) -> ParsedSigna
         parsed,
         method=request.method,
         target=request.path,
-        headers=request.headers,
         body=request.body,
         public_key_pem=public_key_pem,
         now=utc_now(),
