@@ -14,6 +14,7 @@ import aiosqlite
 
 from fedipoly.errors import StoreUnavailable
 from fedipoly.store.migrations.sqlite import MIGRATIONS
+from fedipoly.store.sqlite.checkpointer import CHECKPOINT_INTERVAL_SECONDS, BackgroundCheckpointer
 from fedipoly.store.sqlite.group_commit import GroupCommit
 
 BUSY_TIMEOUT_MS = 5000
@@ -48,9 +49,13 @@ class SqliteCore:
     and one writer proceed together and `busy_timeout` makes writers wait for each other.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(
+        self, path: str, *, checkpoint_interval_seconds: float = CHECKPOINT_INTERVAL_SECONDS
+    ) -> None:
         self._path = path
         self._connection: aiosqlite.Connection | None = None
+        self._checkpointer: BackgroundCheckpointer | None = None
+        self._checkpoint_interval = checkpoint_interval_seconds
         self._write_lock = asyncio.Lock()
         self._grouped_writes: GroupCommit[Any] = GroupCommit(self)
 
@@ -75,11 +80,23 @@ class SqliteCore:
             await self._connection.execute("PRAGMA synchronous=NORMAL")
             await self._connection.execute("PRAGMA foreign_keys=ON")
             await self._connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            if self._path != ":memory:":
+                # Checkpoints run on a connection of their own (checkpointer.py).
+                await self._connection.execute("PRAGMA wal_autocheckpoint=0")
+                self._checkpointer = BackgroundCheckpointer(
+                    self._path,
+                    interval_seconds=self._checkpoint_interval,
+                    busy_timeout_ms=BUSY_TIMEOUT_MS,
+                )
+                await self._checkpointer.start()
         except (sqlite3.Error, OSError) as error:
             raise StoreUnavailable(f"cannot open SQLite database {self._path}: {error}") from error
         await self._migrate()
 
     async def close(self) -> None:
+        if self._checkpointer is not None:
+            await self._checkpointer.stop()
+            self._checkpointer = None
         if self._connection is not None:
             await self._connection.close()
             self._connection = None
