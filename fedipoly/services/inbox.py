@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+
+import orjson
 
 from federation.client import FederationClient, RequestSigner
 from federation.errors import (
@@ -192,7 +193,7 @@ class InboxService:
         """Handle one item; True when it is done (left for the batch to finish), False when
         its failure or retry has been recorded here."""
         try:
-            activity = json.loads(item.raw)
+            activity = orjson.loads(item.raw)  # as the inbox parsed it when accepting
             await self.handle(activity, item.actor, known=known)
         except (FederationError, FedipolyError) as error:
             # The peer's data or server is the problem. Permanent refusals (a forbidden

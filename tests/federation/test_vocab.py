@@ -213,6 +213,7 @@ def test_too_large() -> None:
         b"\xef\xbb\xbf{}",  # UTF-8 BOM
         '{"a": 1}'.encode("utf-16"),
         b'{"a": "\xff"}',
+        b'{"a": "\\ud800"}',  # an escaped lone surrogate: no UTF-8 text can hold it
         b'{"a": 1',
         b'{"a": "unterminated}',
         b'{"n": ' + b"9" * 5000 + b"}",  # CPython's int digit limit raises ValueError

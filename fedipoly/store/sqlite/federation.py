@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import secrets
 import sqlite3
@@ -72,14 +71,15 @@ def _follow(row: sqlite3.Row) -> Follow:
     )
 
 
-def _inbox_item(row: sqlite3.Row) -> InboxItem:
+def _inbox_item(row: sqlite3.Row, *, attempts_since: int = 0) -> InboxItem:
+    """``attempts_since``: attempts counted after the row was read (a claim counts one)."""
     return InboxItem(
         activity_id=row["activity_id"],
         actor=row["actor"],
         activity_type=row["activity_type"],
         raw=row["raw"],
         received_at=from_db_time(row["received_at"]),
-        attempts=row["attempts"],
+        attempts=row["attempts"] + attempts_since,
     )
 
 
@@ -422,7 +422,7 @@ class SqliteFederation(SqliteCore):
         # One hop to the database thread for the whole claim (the worker's hot path).
         rows = await self.run_in_transaction(lease)
         # The rows were read before the update: report the attempt this claim has just counted.
-        return [dataclasses.replace(_inbox_item(row), attempts=row["attempts"] + 1) for row in rows]
+        return [_inbox_item(row, attempts_since=1) for row in rows]
 
     async def finish_inbox(
         self,
