@@ -8,6 +8,13 @@ vanished). Here the writing connection never checkpoints, and a second connectio
 thread runs a PASSIVE checkpoint every interval: it never blocks readers or writers, and
 commits stay as durable as before (WAL with `synchronous=NORMAL` survives a process crash
 either way; the checkpoint only decides when the log's pages reach the main file).
+
+A PASSIVE checkpoint never rewinds the log: only a write that starts when every frame is
+copied back does, and under steady writes new frames always arrive first, so the log (and
+its index, mapped into memory) would grow for ever. Once it holds `RESTART_AFTER_FRAMES`
+frames, all copied back, a RESTART checkpoint waits for the current writer and readers to
+finish and makes the next write start the log from the beginning. It has nothing left to
+copy or sync by then, so the writers it holds back wait only for that.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ import aiosqlite
 log = logging.getLogger(__name__)
 
 CHECKPOINT_INTERVAL_SECONDS = 1.0
+# SQLite's own automatic checkpoint size: the log is rewound at about this length (4 MB).
+RESTART_AFTER_FRAMES = 1000
 
 
 class BackgroundCheckpointer:
@@ -52,6 +61,14 @@ class BackgroundCheckpointer:
         while True:
             await asyncio.sleep(self._interval)
             try:
-                await connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                await self._checkpoint(connection)
             except sqlite3.Error as error:  # the disk is full or gone: the log keeps it all
                 log.warning("WAL checkpoint of %s failed: %s", self._path, error)
+
+    async def _checkpoint(self, connection: aiosqlite.Connection) -> None:
+        # Every statement is read to its end: one left open would hold a read lock on the log,
+        # and with it no write could ever start the log afresh.
+        rows = await connection.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
+        _busy, logged, copied = next(iter(rows))
+        if logged >= RESTART_AFTER_FRAMES and copied == logged:
+            await connection.execute_fetchall("PRAGMA wal_checkpoint(RESTART)")
