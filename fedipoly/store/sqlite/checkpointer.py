@@ -34,6 +34,8 @@ RESTART_AFTER_FRAMES = 1000
 
 
 class BackgroundCheckpointer:
+    """Checkpoints one database file every ``interval_seconds`` until stopped."""
+
     def __init__(self, path: str, *, interval_seconds: float, busy_timeout_ms: int) -> None:
         self._path = path
         self._interval = interval_seconds
