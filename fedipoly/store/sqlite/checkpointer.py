@@ -14,7 +14,9 @@ copied back does, and under steady writes new frames always arrive first, so the
 its index, mapped into memory) would grow for ever. Once it holds `RESTART_AFTER_FRAMES`
 frames, all copied back, a RESTART checkpoint waits for the current writer and readers to
 finish and makes the next write start the log from the beginning. It has nothing left to
-copy or sync by then, so the writers it holds back wait only for that.
+copy or sync by then, but it holds new writers back while it waits for readers (another
+process's long read, say), so it waits `REWIND_WAIT_MS` at most and otherwise tries again at
+the next interval.
 """
 
 from __future__ import annotations
@@ -31,21 +33,22 @@ log = logging.getLogger(__name__)
 CHECKPOINT_INTERVAL_SECONDS = 1.0
 # SQLite's own automatic checkpoint size: the log is rewound at about this length (4 MB).
 RESTART_AFTER_FRAMES = 1000
+# The checkpointing connection's busy timeout: only a RESTART waits on it (PASSIVE never does).
+REWIND_WAIT_MS = 200
 
 
 class BackgroundCheckpointer:
     """Checkpoints one database file every ``interval_seconds`` until stopped."""
 
-    def __init__(self, path: str, *, interval_seconds: float, busy_timeout_ms: int) -> None:
+    def __init__(self, path: str, *, interval_seconds: float) -> None:
         self._path = path
         self._interval = interval_seconds
-        self._busy_timeout_ms = busy_timeout_ms
         self._connection: aiosqlite.Connection | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._connection = await aiosqlite.connect(self._path, isolation_level=None)
-        await self._connection.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
+        await self._connection.execute(f"PRAGMA busy_timeout={REWIND_WAIT_MS}")
         self._task = asyncio.create_task(self._run(self._connection))
 
     async def stop(self) -> None:

@@ -84,9 +84,7 @@ class SqliteCore:
                 # Checkpoints run on a connection of their own (checkpointer.py).
                 await self._connection.execute("PRAGMA wal_autocheckpoint=0")
                 self._checkpointer = BackgroundCheckpointer(
-                    self._path,
-                    interval_seconds=self._checkpoint_interval,
-                    busy_timeout_ms=BUSY_TIMEOUT_MS,
+                    self._path, interval_seconds=self._checkpoint_interval
                 )
                 await self._checkpointer.start()
         except (sqlite3.Error, OSError) as error:
