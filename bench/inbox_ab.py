@@ -27,8 +27,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchlib import log, new_site, presign_creates, replay_with_wrk, with_cpu, write_raw_requests
-from inbox_bench import peers_for, seed
+from benchlib import log, new_site, presign_creates, write_raw_requests
+from inbox_bench import peers_for, replay_to_inbox, seed
 
 
 def restore(database: Path, pristine: Path) -> None:
@@ -65,15 +65,12 @@ def main(argv: list[str] | None = None) -> int:
                 restore(site.database, pristine)
                 os.environ["PYTHONPATH"] = tree
                 with site.serving(workers=False) as server:
-                    result = with_cpu(
+                    result = replay_to_inbox(
+                        site,
                         server.pid,
-                        lambda: replay_with_wrk(
-                            f"{site.base}/inbox",
-                            requests_file,
-                            answers=args.requests,
-                            connections=args.connections,
-                            timeout=3600,
-                        ),
+                        requests_file,
+                        answers=args.requests,
+                        connections=args.connections,
                     )
                 if result.non_2xx:
                     raise RuntimeError(f"{name}: {result.non_2xx} requests were refused")

@@ -107,6 +107,22 @@ def count(database: Path, sql: str) -> int:
         return int(db.execute(sql).fetchone()[0])
 
 
+def replay_to_inbox(
+    site: Site, server_pid: int, requests_file: Path, *, answers: int, connections: int
+) -> WrkResult:
+    """The saved requests replayed to the site's shared inbox, with the server's CPU time."""
+    return with_cpu(
+        server_pid,
+        lambda: replay_with_wrk(
+            f"{site.base}/inbox",
+            requests_file,
+            answers=answers,
+            connections=connections,
+            timeout=3600,
+        ),
+    )
+
+
 @dataclass(frozen=True)
 class Drain:
     backlog: int
@@ -190,15 +206,8 @@ def measure(args: argparse.Namespace) -> InboxFigures:
         log("accepting: fedipoly serve --no-workers")
         accept_profile = Path(f"{args.profile}.accept.txt") if args.profile else None
         with site.serving(workers=False) as server, profiled(server.pid, accept_profile):
-            accept = with_cpu(
-                server.pid,
-                lambda: replay_with_wrk(
-                    f"{site.base}/inbox",
-                    requests_file,
-                    answers=args.requests,
-                    connections=args.connections,
-                    timeout=3600,
-                ),
+            accept = replay_to_inbox(
+                site, server.pid, requests_file, answers=args.requests, connections=args.connections
             )
     stored = count(site.database, "SELECT COUNT(*) FROM inbox_items")
     log(f"draining {stored} stored activities: fedipoly worker")
