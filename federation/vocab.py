@@ -29,6 +29,7 @@ __all__ = [
     "audience",
     "id_of",
     "is_activitypub_media_type",
+    "is_on_origin",
     "is_public_address",
     "origin_of",
     "parse_json_object",
@@ -186,6 +187,25 @@ def _origin(url: str) -> str:
     return f"{scheme}://{host}"
 
 
+def is_on_origin(url: str, origin: str) -> bool:
+    """Whether ``origin_of(url) == origin``, for an ``origin`` that :func:`origin_of` returned.
+
+    Raises ``ValueError`` as :func:`origin_of` does. An id that starts with the normalised
+    origin and a ``/`` has that origin, so the usual case (an activity's own ids, new on every
+    request and never in :func:`origin_of`'s cache) needs no parse.
+    """
+    if (
+        isinstance(url, str)
+        and url.startswith(origin)
+        and url[len(origin) : len(origin) + 1] == "/"
+        and url.isprintable()
+        and "\\" not in url
+        and " " not in url
+    ):
+        return True
+    return origin_of(url) == origin
+
+
 def same_origin(a: str, b: str) -> bool:
     """Whether two URLs share an origin; False when either is not an http(s) URL."""
     try:
@@ -201,7 +221,7 @@ def id_of(value: object) -> str | None:
     """
     if isinstance(value, str):
         return value or None
-    if isinstance(value, Mapping):
+    if type(value) is dict or isinstance(value, Mapping):  # JSON objects are dicts: no ABC check
         ident = value.get("id")
         if isinstance(ident, str) and ident:
             return ident

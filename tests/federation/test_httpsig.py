@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -1112,10 +1112,22 @@ def test_the_fast_parameter_parse_reads_what_the_general_parser_reads(value: str
     assert got == expected
 
 
-def test_signature_that_is_not_base64_is_refused() -> None:
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        pytest.param(lambda b64: "!!" + b64, id="outside the alphabet"),
+        pytest.param(lambda b64: "é" + b64, id="not ASCII"),
+        pytest.param(lambda b64: b64.rstrip("="), id="padding missing"),
+        pytest.param(lambda b64: b64 + "=", id="padding in excess"),
+    ],
+)
+def test_signature_that_is_not_base64_is_refused(mangle: Callable[[str], str]) -> None:
     headers = signed_get()
-    headers["Signature"] = headers["Signature"].replace('signature="', 'signature="!!')
-    with pytest.raises(SignatureError, match="base64"):
+    value = headers["Signature"]
+    start = value.index('signature="') + len('signature="')
+    end = value.index('"', start)
+    headers["Signature"] = value[:start] + mangle(value[start:end]) + value[end:]
+    with pytest.raises(SignatureError, match="not valid base64"):
         parse_signature("GET", "/users/bob/outbox?page=true", headers)
 
 

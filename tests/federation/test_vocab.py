@@ -16,6 +16,7 @@ from federation.vocab import (
     audience,
     id_of,
     is_activitypub_media_type,
+    is_on_origin,
     is_public_address,
     origin_of,
     parse_json_object,
@@ -94,6 +95,28 @@ def test_is_activitypub_media_type(value: str, lenient: bool, strict: bool) -> N
 )
 def test_origin_of(url: str, origin: str) -> None:
     assert origin_of(url) == origin
+
+
+ORIGINS = ["https://social.example", "http://127.0.0.1:8001", "https://[::1]:8443"]
+NEAR_ORIGINS = [
+    f"{origin}{tail}"
+    for origin in ORIGINS
+    for tail in ("/x", "", "/", ".evil.example/x", ":443/x", "/a b", "/a\\b", "/\n", "?q", "#k")
+]
+
+
+@pytest.mark.parametrize("origin", ORIGINS)
+@pytest.mark.parametrize("url", [*NEAR_ORIGINS, "https://SOCIAL.example/x", "/users/bob"])
+def test_is_on_origin_answers_what_origin_of_answers(url: str, origin: str) -> None:
+    try:
+        expected: bool | None = origin_of(url) == origin
+    except ValueError:
+        expected = None
+    if expected is None:
+        with pytest.raises(ValueError):
+            is_on_origin(url, origin)
+    else:
+        assert is_on_origin(url, origin) is expected
 
 
 @pytest.mark.parametrize(
