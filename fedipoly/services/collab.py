@@ -4,7 +4,7 @@ A member asks another for one of the reasons that member is open to now, with a 
 reason they are not open to is refused with a clear error; senders are rate-limited. The
 recipient's Requests inbox offers *Interested* (a direct conversation opens and a first
 message tells the sender) and *Not right now* (declined; the sender is never told), and lets
-them block or report the sender.
+them block or report the sender. Members list whom they blocked and lift a block.
 
 Across servers a request is a direct `Note` addressed only to the recipient, with a readable
 prefix (so a Mastodon user sees an ordinary DM) and the reason in `fedipoly:collaborationRequest`.
@@ -59,6 +59,20 @@ class RequestView:
 @dataclass(frozen=True)
 class RequestPage:
     items: list[RequestView]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class BlockView:
+    """A block with who is blocked, named as well as we know them."""
+
+    block: MemberBlock
+    actor: ActorSummary
+
+
+@dataclass(frozen=True)
+class BlockPage:
+    items: list[BlockView]
     next_cursor: str | None
 
 
@@ -358,6 +372,28 @@ class CollabService:
         quoted = f"Collaboration request ({request.reason_label}): {request.message}"
         text = f"{comment.strip()}\n\n{quoted}" if comment and comment.strip() else quoted
         await self._reporter(member, "account", request.sender, text[:1000])
+
+    # --- blocked accounts ----------------------------------------------------------------
+
+    async def blocks(
+        self, member: Account, *, before: str | None = None, limit: int | None = None
+    ) -> BlockPage:
+        """The actors the member blocked, newest first."""
+        size = clamp_limit(limit)
+        found = await self._store.list_blocks(member.id, before=decode_cursor(before), limit=size)
+        directory = ActorDirectory(self._store, self._urls)
+        items = [BlockView(block, await directory.describe(block.blocked)) for block in found]
+        last = found[-1] if len(found) == size else None
+        return BlockPage(items, encode_cursor(last.created_at, last.blocked) if last else None)
+
+    async def unblock(self, member: Account, actor: str) -> None:
+        """Lift the member's own block of `actor` (an actor URI, as the list gives it): their
+        requests, direct messages and mentions reach the member again. Lifting a block that
+        does not exist is NotFound, as deleting a token or an invite is."""
+        if not actor.strip():
+            raise ValidationFailed("say whom to unblock (their actor URI)", {"field": "actor"})
+        if not await self._store.unblock_actor(member.id, actor.strip()):
+            raise NotFound("you have not blocked that account")
 
     # --- from other servers --------------------------------------------------------------
 

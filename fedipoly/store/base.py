@@ -812,12 +812,17 @@ class CollabStore(Protocol):
         """Idempotent."""
         ...
 
-    async def unblock_actor(self, account_id: str, blocked: str) -> bool: ...
+    async def unblock_actor(self, account_id: str, blocked: str) -> bool:
+        """False when the member had not blocked that actor (nothing changes)."""
+        ...
 
     async def is_blocked(self, account_id: str, actor: str) -> bool: ...
 
-    async def list_blocks(self, account_id: str) -> list[MemberBlock]:
-        """Newest first."""
+    async def list_blocks(
+        self, account_id: str, *, before: Cursor | None, limit: int
+    ) -> list[MemberBlock]:
+        """The member's blocks, newest first by (created_at, blocked actor URI); `before` is
+        the (created_at, blocked) of the last block of the previous page."""
         ...
 
 

@@ -11,7 +11,7 @@ from aiohttp import web
 from fedipoly import appkeys
 from fedipoly.collab_models import Conversation, OpenToEntry, OpenToReason, RequestState
 from fedipoly.errors import Gone, ValidationFailed
-from fedipoly.services.collab import RequestView
+from fedipoly.services.collab import BlockView, RequestView
 from fedipoly.services.conversations import ConversationView
 from fedipoly.services.open_to import OpenToLine
 from fedipoly.services.space_station import Match
@@ -51,6 +51,10 @@ def request_json(view: RequestView) -> dict[str, Any]:
         "state": request.state.value,
         "created_at": request.created_at.isoformat(),
     }
+
+
+def block_json(view: BlockView) -> dict[str, Any]:
+    return {"actor": actor_json(view.actor), "created_at": view.block.created_at.isoformat()}
 
 
 def conversation_json(view: ConversationView) -> dict[str, Any]:
@@ -257,6 +261,26 @@ async def report_sender(request: web.Request) -> web.Response:
     await request.app[appkeys.COLLAB].report_sender(
         member, request.match_info["request_id"], text_field(body, "comment", required=False)
     )
+    return web.Response(status=204)
+
+
+# --- blocked accounts ----------------------------------------------------------------------
+
+
+@routes.get("/api/v1/blocks")
+async def list_blocks(request: web.Request) -> web.Response:
+    member = require_account(request)
+    page = await request.app[appkeys.COLLAB].blocks(
+        member, before=request.query.get("before") or None, limit=query_limit(request)
+    )
+    return safe_json({"items": [block_json(view) for view in page.items], "next": page.next_cursor})
+
+
+@routes.delete("/api/v1/blocks")
+async def unblock(request: web.Request) -> web.Response:
+    # The actor is a URI (slashes and all), so it travels as a query parameter, not a path part.
+    member = require_account(request)
+    await request.app[appkeys.COLLAB].unblock(member, request.query.get("actor", ""))
     return web.Response(status=204)
 
 

@@ -27,6 +27,7 @@ NOTICES = {
     "interested": "You are now in a conversation with them.",
     "declined": "Declined. They are not told.",
     "blocked": "Blocked. They can no longer send you requests or messages.",
+    "unblocked": "Unblocked. Their requests and messages reach you again.",
     "reported": "Reported to the moderators.",
     "sent": "Message sent.",
     "reason_added": "Reason added.",
@@ -233,6 +234,40 @@ async def answer_request(request: web.Request) -> web.StreamResponse:
         return await _requests_page(request, account, error)
     notice = {"decline": "declined", "block": "blocked", "report": "reported"}[action]
     raise see_other("/requests", notice)
+
+
+# --- blocked accounts ----------------------------------------------------------------------
+
+
+async def _blocks_page(
+    request: web.Request, account: Account, error: FedipolyError | None = None
+) -> web.Response:
+    # A failed unblock shows the newest blocks again: the form carries no page cursor.
+    before = (request.query.get("before") or None) if request.method == "GET" else None
+    context = {
+        "page": await request.app[appkeys.COLLAB].blocks(account, before=before),
+        "paged": before is not None,
+        "error": error.message if error else None,
+        "notice": _notice(request),
+    }
+    return render(request, "blocks.html", context, status=error.status if error else 200)
+
+
+@routes.get("/settings/blocks")
+async def blocked_accounts(request: web.Request) -> web.Response:
+    account = member_or_login(request, "/settings/blocks")
+    return await _blocks_page(request, account)
+
+
+@routes.post("/settings/blocks/unblock")
+async def unblock(request: web.Request) -> web.StreamResponse:
+    account = member_or_login(request, "/settings/blocks")
+    actor = form_text(await request.post(), "actor")
+    try:
+        await request.app[appkeys.COLLAB].unblock(account, actor)
+    except FedipolyError as error:
+        return await _blocks_page(request, account, error)
+    raise see_other("/settings/blocks", "unblocked")
 
 
 # --- conversations -------------------------------------------------------------------------

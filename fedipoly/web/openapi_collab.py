@@ -89,6 +89,14 @@ COLLAB_SCHEMAS: dict[str, Any] = {
         ["id", "peer", "created_at", "last_message_at"],
     ),
     "ConversationPage": _page("Conversation"),
+    "Block": _object(
+        {
+            "actor": _ref("Actor"),
+            "created_at": {**DATE_TIME, "description": "When you blocked them"},
+        },
+        ["actor", "created_at"],
+    ),
+    "BlockPage": _page("Block"),
     "ConversationWithMessages": _object(
         {
             "id": STRING,
@@ -243,6 +251,27 @@ COLLAB_PATHS: dict[str, Any] = {
             "Report the sender to the moderators",
             _ok("Reported", status="204") | _errors(404),
             body=_object({"comment": {"type": "string", "maxLength": 1000}}),
+        ),
+    },
+    "/api/v1/blocks": {
+        "get": _collab(
+            "Accounts you blocked, newest first",
+            _ok("Blocks", _ref("BlockPage")),
+            parameters=CURSOR_PARAMETERS,
+        ),
+        "delete": _collab(
+            "Unblock an account: its requests, direct messages and mentions reach you again",
+            _ok("Unblocked", status="204")
+            | _errors(400)
+            | _status(404, "You have not blocked that account"),
+            parameters=[
+                _query(
+                    "actor",
+                    "The blocked account's actor URI (`actor.uri` in the list)",
+                    {"type": "string", "minLength": 1},
+                    required=True,
+                )
+            ],
         ),
     },
     "/api/v1/conversations": {

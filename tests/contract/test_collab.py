@@ -264,13 +264,45 @@ async def test_conversations_list_their_messages_and_move_up(store: Store) -> No
     assert [item.post.id for item in newest] == [late.id]
 
 
-async def test_blocks(store: Store) -> None:
+async def test_blocks_are_idempotent_per_member_and_lifted_once(store: Store) -> None:
     block = MemberBlock(BOB_ID, ALICE, utc_now())
     await store.block_actor(block)
-    await store.block_actor(block)
+    await store.block_actor(dataclasses.replace(block, created_at=block.created_at + seconds(5)))
     assert await store.is_blocked(BOB_ID, ALICE)
     assert not await store.is_blocked(ALICE_ID, BOB)
-    assert await store.list_blocks(BOB_ID) == [block]
+    # Blocking again keeps the first block and its time.
+    assert await store.list_blocks(BOB_ID, before=None, limit=10) == [block]
+    # Someone else's block of the same actor is theirs to lift, not bob's.
+    await store.block_actor(MemberBlock(ALICE_ID, ALICE, utc_now()))
     assert await store.unblock_actor(BOB_ID, ALICE)
     assert not await store.unblock_actor(BOB_ID, ALICE)
     assert not await store.is_blocked(BOB_ID, ALICE)
+    assert await store.list_blocks(BOB_ID, before=None, limit=10) == []
+    assert await store.is_blocked(ALICE_ID, ALICE)
+
+
+async def test_a_members_blocks_are_listed_newest_first_a_page_at_a_time(store: Store) -> None:
+    now = utc_now()
+    oldest = MemberBlock(BOB_ID, REMOTE, now)
+    # Two blocks at the same moment: the actor URI orders them, so no page repeats or skips one.
+    tied = [
+        MemberBlock(BOB_ID, ALICE, now + seconds(1)),
+        MemberBlock(BOB_ID, OTHER_REMOTE, now + seconds(1)),
+    ]
+    newest = MemberBlock(BOB_ID, f"{REMOTE}-again", now + seconds(2))
+    for block in (tied[1], oldest, newest, tied[0]):
+        await store.block_actor(block)
+    await store.block_actor(MemberBlock(ALICE_ID, REMOTE, now + seconds(9)))  # not bob's
+
+    expected = [newest, tied[1], tied[0], oldest]
+    assert await store.list_blocks(BOB_ID, before=None, limit=10) == expected
+    pages: list[list[MemberBlock]] = []
+    before = None
+    while True:
+        page = await store.list_blocks(BOB_ID, before=before, limit=3 if not pages else 1)
+        if not page:
+            break
+        pages.append(page)
+        before = (page[-1].created_at, page[-1].blocked)
+    assert pages == [expected[:3], expected[3:]]
+    assert await store.list_blocks("account-nobody", before=None, limit=10) == []

@@ -190,4 +190,12 @@ MIGRATIONS: list[tuple[int, list[IndexSpec]]] = [
             ("hidden_authors", [("level", 1)], {}),
         ],
     ),
+    (
+        11,
+        # A member's blocks listed newest first, a page at a time: the blocked actor breaks
+        # ties between blocks made at the same moment.
+        [
+            ("member_blocks", [("account_id", 1), ("created_at", -1), ("blocked", -1)], {}),
+        ],
+    ),
 ]

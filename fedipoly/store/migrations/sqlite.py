@@ -507,4 +507,12 @@ MIGRATIONS: list[tuple[int, str]] = [
             JOIN accounts a ON a.id = p.local_account_id WHERE a.suspended = 1;
         """,
     ),
+    (
+        11,
+        # A member's blocks listed newest first, a page at a time (the primary key orders
+        # them by blocked actor only).
+        """
+        CREATE INDEX member_blocks_by_time ON member_blocks (account_id, created_at, blocked);
+        """,
+    ),
 ]

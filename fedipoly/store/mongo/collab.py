@@ -470,8 +470,15 @@ class MongoCollab(MongoCore):
         found = await self.mdb.member_blocks.find_one({"account_id": account_id, "blocked": actor})
         return found is not None
 
-    async def list_blocks(self, account_id: str) -> list[MemberBlock]:
-        cursor = self.mdb.member_blocks.find({"account_id": account_id}).sort("created_at", -1)
+    async def list_blocks(
+        self, account_id: str, *, before: Cursor | None, limit: int
+    ) -> list[MemberBlock]:
+        query = {"account_id": account_id} | _before_filter("created_at", "blocked", before)
+        cursor = (
+            self.mdb.member_blocks.find(query)
+            .sort([("created_at", -1), ("blocked", -1)])
+            .limit(limit)
+        )
         return [
             MemberBlock(
                 account_id=doc["account_id"],

@@ -450,10 +450,14 @@ class SqliteCollab(SqliteCore):
         )
         return row is not None
 
-    async def list_blocks(self, account_id: str) -> list[MemberBlock]:
+    async def list_blocks(
+        self, account_id: str, *, before: Cursor | None, limit: int
+    ) -> list[MemberBlock]:
+        clause, params = _keyset("created_at", "blocked", before)
         rows = await self.fetch_all(
-            "SELECT * FROM member_blocks WHERE account_id = ? ORDER BY created_at DESC",
-            (account_id,),
+            f"SELECT * FROM member_blocks WHERE account_id = ?{clause}"
+            " ORDER BY created_at DESC, blocked DESC LIMIT ?",
+            (account_id, *params, limit),
         )
         return [
             MemberBlock(

@@ -232,6 +232,73 @@ async def test_a_blocked_sender_can_no_longer_ask(world: World) -> None:
         await world.collab.send(alice, "bob", "mentoring", "Hi again")
 
 
+async def test_members_see_whom_they_blocked_by_name_and_lift_only_their_own_blocks(
+    world: World,
+) -> None:
+    alice, bob = await make_member(world.store, "alice"), await make_member(world.store, "bob")
+    carol = await make_member(world.store, "carol")
+    await world.open_to.set_answers(bob, [OpenToEntry("mentoring", True)])
+    bob_uri, alice_uri = world.urls.actor("bob"), world.urls.actor("alice")
+    rita = remote_actor("rita")
+    await world.store.upsert_remote_actor(rita)
+    # Zed's request came with his actor, but his actor was never cached here.
+    zed = remote_actor("zed", "elsewhere.example")
+
+    await world.collab.block_sender(
+        bob, (await world.collab.send(alice, "bob", "mentoring", "Hi")).id
+    )
+    for number, sender in enumerate((rita, zed)):
+        world.clock.now += timedelta(minutes=1)
+        note = _note(sender.uri, bob_uri, "mentoring", f"{sender.uri}/notes/{number}")
+        assert await world.collab.route_direct_note(note, sender)
+        waiting = (await world.collab.received(bob)).items
+        await world.collab.block_sender(bob, waiting[0].request.id)
+
+    listed = await world.collab.blocks(bob)
+    assert [(view.actor.handle, view.actor.display_name) for view in listed.items] == [
+        (zed.uri, zed.uri),  # nothing known but the URI
+        ("rita@remote.example", "Rita"),
+        ("alice@fedipoly.test", "Alice"),
+    ]
+    assert [view.block.blocked for view in listed.items] == [zed.uri, rita.uri, alice_uri]
+    assert listed.next_cursor is None
+    assert (await world.collab.blocks(carol)).items == []
+    first = await world.collab.blocks(bob, limit=2)
+    rest = await world.collab.blocks(bob, before=first.next_cursor, limit=2)
+    assert [view.block.blocked for view in first.items + rest.items] == [
+        zed.uri,
+        rita.uri,
+        alice_uri,
+    ]
+    assert rest.next_cursor is None
+
+    # Bad input and other people's blocks are refused, and nothing changes.
+    with pytest.raises(ValidationFailed):
+        await world.collab.unblock(bob, "  ")
+    with pytest.raises(NotFound):
+        await world.collab.unblock(bob, "https://remote.example/users/never-blocked")
+    with pytest.raises(NotFound):
+        await world.collab.unblock(carol, alice_uri)  # bob's block is bob's to lift
+    for bad_page in ({"before": "not a cursor"}, {"limit": 0}, {"limit": 1000}):
+        with pytest.raises(ValidationFailed):
+            await world.collab.blocks(bob, **bad_page)  # type: ignore[arg-type]
+    assert len((await world.collab.blocks(bob)).items) == 3
+
+    await world.collab.unblock(bob, f" {alice_uri} ")
+    with pytest.raises(NotFound):
+        await world.collab.unblock(bob, alice_uri)
+    assert [view.block.blocked for view in (await world.collab.blocks(bob)).items] == [
+        zed.uri,
+        rita.uri,
+    ]
+    # Alice's requests reach bob again; rita's are still dropped without a word.
+    again = await world.collab.send(alice, "bob", "mentoring", "Hi again")
+    assert await world.collab.route_direct_note(
+        _note(rita.uri, bob_uri, "mentoring", f"{rita.uri}/notes/later"), rita
+    )
+    assert [item.request.id for item in (await world.collab.received(bob)).items] == [again.id]
+
+
 async def _home(world: World, member: Account) -> list[str]:
     return [post.uri for post in await world.store.home_timeline(member.id, before=None, limit=40)]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
+from urllib.parse import quote
 
 import pytest
 from aiohttp import web
@@ -137,6 +138,56 @@ async def test_bad_input_is_refused_with_a_clear_error(
     )
     assert status == 404
     assert (await api(client, "GET", "/api/v1/collab_requests?state=maybe", alice))[0] == 400
+
+
+async def test_members_list_whom_they_blocked_and_lift_only_their_own_blocks(
+    client: TestClient, app: web.Application
+) -> None:
+    alice = await make_member(app, "alice", display_name="Alice Liddell")
+    bob, carol = await make_member(app, "bob"), await make_member(app, "carol")
+    alice_uri = app[appkeys.URLS].actor("alice")
+    await api(
+        client, "PUT", "/api/v1/open_to", bob, {"open_to": [{"reason": "mentoring", "open": True}]}
+    )
+    ask = {"to": "bob", "reason": "mentoring", "message": "Hi"}
+    status, made = await api(client, "POST", "/api/v1/collab_requests", alice, ask)
+    assert (await api(client, "POST", f"/api/v1/collab_requests/{made['id']}/block", bob))[0] == 204
+
+    status, listed = await api(client, "GET", "/api/v1/blocks", bob)
+    assert status == 200 and listed["next"] is None
+    assert [item["actor"] for item in listed["items"]] == [
+        {
+            "uri": alice_uri,
+            "handle": f"alice@{app[appkeys.URLS].domain}",
+            "display_name": "Alice Liddell",
+            "url": app[appkeys.URLS].profile("alice"),
+            "local": True,
+        }
+    ]
+    assert listed["items"][0]["created_at"].startswith("2025-03-01T12:")
+    assert (await api(client, "GET", "/api/v1/blocks", carol))[1] == {"items": [], "next": None}
+
+    # Without a token, with bad input, or for a block that is not yours: refused, nothing changes.
+    assert (await api(client, "GET", "/api/v1/blocks"))[0] == 401
+    unblock_alice = f"/api/v1/blocks?actor={quote(alice_uri, safe='')}"
+    assert (await api(client, "DELETE", unblock_alice))[0] == 401
+    for query in ("limit=0", "limit=many", "before=not-a-cursor"):
+        status, error = await api(client, "GET", f"/api/v1/blocks?{query}", bob)
+        assert status == 400 and error["error"], query
+    for path in ("/api/v1/blocks", "/api/v1/blocks?actor=%20"):
+        status, error = await api(client, "DELETE", path, bob)
+        assert status == 400 and error["detail"]["field"] == "actor", path
+    assert (await api(client, "DELETE", unblock_alice, carol))[0] == 404
+    never = quote("https://remote.example/users/never-blocked", safe="")
+    assert (await api(client, "DELETE", f"/api/v1/blocks?actor={never}", bob))[0] == 404
+    assert len((await api(client, "GET", "/api/v1/blocks", bob))[1]["items"]) == 1
+    assert (await api(client, "POST", "/api/v1/collab_requests", alice, ask))[0] == 403
+
+    assert (await api(client, "DELETE", unblock_alice, bob))[0] == 204
+    status, error = await api(client, "DELETE", unblock_alice, bob)
+    assert status == 404 and "not blocked" in error["error"]
+    assert (await api(client, "GET", "/api/v1/blocks", bob))[1]["items"] == []
+    assert (await api(client, "POST", "/api/v1/collab_requests", alice, ask))[0] == 201
 
 
 async def test_admins_edit_the_catalogue(client: TestClient, app: web.Application) -> None:

@@ -16,6 +16,7 @@ from fedipoly import appkeys
 from fedipoly.app import create_app
 from fedipoly.config import Config
 from tests.fedipoly.web.social_support import TickingClock, browse, make_member, submit
+from tests.fedipoly.web.test_profile_pages import assert_page_hygiene
 
 
 @pytest.fixture
@@ -98,7 +99,13 @@ async def test_answers_requests_and_a_conversation_through_the_pages(
 
 
 async def test_pages_need_a_member(client: TestClient) -> None:
-    for path in ("/requests", "/conversations", "/space-station", "/settings/open-to"):
+    for path in (
+        "/requests",
+        "/conversations",
+        "/space-station",
+        "/settings/open-to",
+        "/settings/blocks",
+    ):
         status, _ = await browse(client, path)
         assert status == 303, path
 
@@ -125,6 +132,51 @@ async def test_report_and_block_from_the_requests_page(
         client, "/collaborate", {"to": "bob", "reason": "mentoring", "message": "Again"}, alice
     )
     assert refused.status == 403
+
+
+async def test_the_blocked_accounts_page_lists_blocks_and_lifts_one_with_a_form(
+    client: TestClient, app: web.Application
+) -> None:
+    alice = await make_member(app, "alice", display_name="Alice Liddell")
+    bob, carol = await make_member(app, "bob"), await make_member(app, "carol")
+    alice_uri = app[appkeys.URLS].actor("alice")
+    store = app[appkeys.STORE]
+    await submit(client, "/settings/open-to", {"state_mentoring": "yes"}, bob)
+    ask = {"to": "bob", "reason": "mentoring", "message": "Hi"}
+    await submit(client, "/collaborate", ask, alice)
+    _status, inbox = await browse(client, "/requests", bob)
+    found = re.search(r"/requests/(\w+)/block", inbox)
+    assert found is not None
+    await submit(client, f"/requests/{found.group(1)}/block", {}, bob)
+
+    _status, settings = await browse(client, "/settings", bob)
+    assert 'href="/settings/blocks"' in settings
+    status, page = await browse(client, "/settings/blocks", bob)
+    assert status == 200 and "Alice Liddell" in page and "@alice@" in page
+    assert f'name="actor" value="{alice_uri}"' in page
+    assert_page_hygiene(page)  # the Unblock form carries the CSRF token
+    _status, carols = await browse(client, "/settings/blocks", carol)
+    assert "Alice Liddell" not in carols and "You have not blocked anyone" in carols
+
+    # A forged form (no CSRF token), a stranger, or a block that does not exist: refused,
+    # and alice stays blocked.
+    forged = await submit(client, "/settings/blocks/unblock", {"actor": alice_uri}, bob, csrf=None)
+    assert forged.status == 403
+    stranger = await submit(client, "/settings/blocks/unblock", {"actor": alice_uri}, carol)
+    assert stranger.status == 404 and "not blocked" in await stranger.text()
+    empty = await submit(client, "/settings/blocks/unblock", {"actor": ""}, bob)
+    assert empty.status == 400 and "Alice Liddell" in await empty.text()
+    assert await store.is_blocked(bob.account.id, alice_uri)
+
+    lifted = await submit(client, "/settings/blocks/unblock", {"actor": alice_uri}, bob)
+    assert lifted.status == 303
+    assert lifted.headers["Location"] == "/settings/blocks?notice=unblocked"
+    status, page = await browse(client, lifted.headers["Location"], bob)
+    assert "Unblocked." in page and "Alice Liddell" not in page
+    assert not await store.is_blocked(bob.account.id, alice_uri)
+    assert (
+        await submit(client, "/collaborate", ask | {"message": "Hi again"}, alice)
+    ).status == 303
 
 
 async def test_the_pages_refuse_strangers_members_and_too_many_requests(config: Config) -> None:
