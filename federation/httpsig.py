@@ -94,6 +94,9 @@ _CAVAGE_PARAM = re.compile(
 # A parameter name; in the shape every peer sends, `name="value"` pairs joined by bare commas
 # with nothing escaped, values hold neither quotes nor backslashes.
 _CAVAGE_PARAM_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*\Z")
+# The parameters draft-cavage defines, spelt as it does: valid names without a regex match.
+# (Checked before lowercasing: "\u212aeyId".lower() is "keyid", and the regex refuses it.)
+_CAVAGE_PARAMS = frozenset({"keyId", "algorithm", "headers", "signature", "created", "expires"})
 # IMF-fixdate, e.g. `Thu, 26 Nov 2026 13:55:48 GMT` (RFC 9110 §5.6.7).
 _IMF_FIXDATE = re.compile(
     r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{2}) "
@@ -292,7 +295,9 @@ def _plain_signature_header_params(text: str) -> dict[str, str] | None:
     # No value holds a quote, so every `",` ends a parameter.
     for pair in text[:-1].split('",'):
         name, quote, param = pair.partition('="')
-        if not quote or '"' in param or "\\" in param or not _CAVAGE_PARAM_NAME.match(name):
+        if not quote or '"' in param or "\\" in param:
+            return None
+        if name not in _CAVAGE_PARAMS and not _CAVAGE_PARAM_NAME.match(name):
             return None
         name = name.lower()
         if name in params:

@@ -1098,6 +1098,9 @@ def test_signature_parameters_may_be_spaced_or_escaped() -> None:
         'keyId=a,signature="c"',  # unquoted
         'keyId="a",keyId="b"',  # repeated: refused
         'keyId="a",signature="c',  # unterminated: refused
+        'KEYID="a",Algorithm="hs2019",signature="c"',  # names in another case
+        '\u212aeyId="a",signature="c"',  # a Kelvin sign lowercases to "k": refused
+        'keyId="a",x-extension.1="b",signature="c"',  # a name the draft does not define
     ],
 )
 def test_the_fast_parameter_parse_reads_what_the_general_parser_reads(value: str) -> None:

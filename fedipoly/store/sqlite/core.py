@@ -25,6 +25,8 @@ _T = TypeVar("_T")
 def to_db_time(moment: datetime) -> str:
     """UTC ISO-8601 with microseconds: fixed width, so text order is time order."""
     # isoformat with fixed microseconds writes the same text as strftime, several times faster.
+    if moment.tzinfo is UTC:  # what utc_now gives: only the "+00:00" suffix to replace
+        return moment.isoformat(timespec="microseconds")[:-6] + "Z"
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
