@@ -272,6 +272,11 @@ def run_wrk(
 REPLAY_SCRIPT = BENCH_DIR / "replay.lua"
 
 
+def source_trees(specs: Sequence[str]) -> dict[str, str]:
+    """`NAME=PATH` arguments as {name: absolute path}, for the A/B scripts."""
+    return {name: str(Path(path).resolve()) for name, _, path in (s.partition("=") for s in specs)}
+
+
 def write_raw_requests(path: Path, requests: Sequence[bytes]) -> None:
     """Complete HTTP/1.1 requests, NUL-separated, for replay.lua (none contains a NUL)."""
     with open(path, "wb") as out:

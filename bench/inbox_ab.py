@@ -19,7 +19,6 @@ server's CPU time (/proc) is divided by the number of requests.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import shutil
 import statistics
@@ -27,8 +26,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchlib import log, new_site, presign_creates, write_raw_requests
-from inbox_bench import peers_for, replay_to_inbox, seed
+from benchlib import log, presign_creates, source_trees, write_raw_requests
+from inbox_bench import replay_to_inbox, seeded_site
 
 
 def restore(database: Path, pristine: Path) -> None:
@@ -45,14 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=20000)
     parser.add_argument("--connections", type=int, default=50)
     args = parser.parse_args(argv)
-    trees = {
-        name: str(Path(path).resolve()) for name, _, path in (t.partition("=") for t in args.trees)
-    }
+    trees = source_trees(args.trees)
 
-    peers = peers_for(args.actors)
-    site = new_site()
-    log(f"seeding {len(peers)} followed actors in {site.directory}")
-    asyncio.run(seed(site, peers))
+    site, peers = seeded_site(args.actors)
     pristine = site.directory / "pristine.sqlite3"
     shutil.copy(site.database, pristine)
     requests = presign_creates(peers, f"{site.base}/inbox", args.requests)

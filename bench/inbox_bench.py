@@ -42,8 +42,10 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from benchlib import (
     Peer,
@@ -100,6 +102,17 @@ async def seed(site: Site, peers: list[Peer]) -> None:
         alice_uri = f"{site.base}/users/alice"
         for peer in peers:
             await add_follow(app, alice_uri, peer.uri, alice.id)
+
+
+def seeded_site(
+    actors: int, extra: Mapping[str, Mapping[str, Any]] | None = None
+) -> tuple[Site, list[Peer]]:
+    """A new site whose member alice follows `actors` remote actors, their keys stored."""
+    peers = peers_for(actors)
+    site = new_site(extra)
+    log(f"seeding alice and {len(peers)} followed remote actors in {site.directory}")
+    asyncio.run(seed(site, peers))
+    return site, peers
 
 
 def count(database: Path, sql: str) -> int:
@@ -190,10 +203,7 @@ class InboxFigures:
 
 
 def measure(args: argparse.Namespace) -> InboxFigures:
-    peers = peers_for(args.actors)
-    site = new_site({"workers": {"poll_interval_seconds": 0.2}})
-    log(f"seeding alice and {len(peers)} followed remote actors in {site.directory}")
-    asyncio.run(seed(site, peers))
+    site, peers = seeded_site(args.actors, {"workers": {"poll_interval_seconds": 0.2}})
     log(f"signing {args.requests} Create{{Note}} requests")
     requests = presign_creates(peers, f"{site.base}/inbox", args.requests)
     with tempfile.TemporaryDirectory() as scratch:

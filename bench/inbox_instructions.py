@@ -41,8 +41,8 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from benchlib import Site, log, new_site, opened_app, presign_creates
-from inbox_bench import peers_for, seed
+from benchlib import Site, log, opened_app, presign_creates, source_trees
+from inbox_bench import seeded_site
 
 BENCH_DIR = Path(__file__).resolve().parent
 BATCH = 50  # requests in flight together, so the inserts are group-committed as under load
@@ -144,13 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if shutil.which("valgrind") is None:
         parser.error("valgrind is not installed (Debian: apt-get install valgrind)")
-    trees = {
-        name: str(Path(path).resolve()) for name, _, path in (t.partition("=") for t in args.trees)
-    }
-    peers = peers_for(args.actors)
-    site = new_site()
-    log(f"seeding {len(peers)} followed actors in {site.directory}")
-    asyncio.run(seed(site, peers))
+    trees = source_trees(args.trees)
+    site, peers = seeded_site(args.actors)
     requests = presign_creates(peers, f"{site.base}/inbox", args.actors + args.requests)
     with tempfile.TemporaryDirectory() as scratch_dir:
         scratch = Path(scratch_dir)

@@ -35,7 +35,6 @@ How it measures:
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import random
 import sqlite3
@@ -54,7 +53,6 @@ from benchlib import (
     WrkResult,
     log,
     machine,
-    new_site,
     parse_wrk,
     presign_creates,
     print_how,
@@ -64,7 +62,7 @@ from benchlib import (
     write_raw_requests,
     wrk_command,
 )
-from inbox_bench import peers_for, seed
+from inbox_bench import seeded_site
 
 TARGET_RSS_GROWTH = 0.10
 MIX = (("webfinger", 0.3), ("actor", 0.3), ("profile", 0.2), ("inbox", 0.2))
@@ -162,10 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(args.seed)
     host = machine()
 
-    peers = peers_for(args.actors)
-    site = new_site({"workers": {"poll_interval_seconds": 0.2}})
-    log(f"seeding alice and {len(peers)} followed remote actors in {site.directory}")
-    asyncio.run(seed(site, peers))
+    site, peers = seeded_site(args.actors, {"workers": {"poll_interval_seconds": 0.2}})
     scratch = Path(tempfile.mkdtemp(prefix="fedipoly-bench-soak-"))
     maximum: WrkResult | None = None
     sustainable = 0.0
