@@ -59,6 +59,7 @@ from federation.vocab import (
     ACTOR_TYPES,
     as_list,
     id_of,
+    is_json_object,
     is_on_origin,
     origin_of,
     parse_json_object,
@@ -513,8 +514,7 @@ class InboxVerifier:
     def _check_object(
         self, item: object, rule: ObjectRule, *, kind: str, actor: str, actor_origin: str
     ) -> None:
-        # JSON objects arrive as dicts (parse_json_object); the ABC check is the slow path.
-        embedded = type(item) is dict or isinstance(item, Mapping)
+        embedded = is_json_object(item)
         if not embedded and not isinstance(item, str):
             raise InboxRejected(400, f"The object of a {kind} must be an id or an object")
         object_id = id_of(item)
@@ -526,7 +526,7 @@ class InboxVerifier:
             self._check_scope(object_id, scope, actor_origin, f"{kind} object")
         if rule.object_is_actor and object_id != actor:
             raise InboxRejected(403, f"A {kind} may only have the actor itself as its object")
-        if type(item) is not dict and not isinstance(item, Mapping):
+        if not is_json_object(item):
             return
 
         types = {t for t in as_list(item.get("type")) if isinstance(t, str)}
